@@ -1,0 +1,43 @@
+// npm run build: the library (dist/index.js, dist/worker.js), the ready-made service
+// worker (dist/sw.js), and type declarations (dist/types). With --demo, also the demo.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = { logLevel: 'warn' };
+
+rmSync(resolve(root, 'dist'), { recursive: true, force: true });
+
+// 1. The library, as a user's bundler will consume it.
+await build({ ...quiet, root, configFile: resolve(root, 'vite.config.ts') });
+
+// 2. The ready-made worker: one classic script (module service workers are not
+//    everywhere yet), dependencies inlined, minified.
+await build({
+  ...quiet,
+  root,
+  configFile: false,
+  build: {
+    outDir: 'dist',
+    emptyOutDir: false,
+    sourcemap: true,
+    target: 'es2020',
+    minify: true,
+    lib: { entry: resolve(root, 'worker/sw.ts'), formats: ['iife'], name: 'swOutbox', fileName: () => 'sw.js' },
+  },
+});
+
+// 3. Declarations, from both programs (page/DOM and worker/WebWorker).
+const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+const emit = ['--noEmit', 'false', '--emitDeclarationOnly', '--declaration', '--declarationMap', 'false', '--sourceMap', 'false', '--outDir', 'dist/types', '--rootDir', '.'];
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', 'worker/tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
+
+if (process.argv.includes('--demo')) {
+  const { buildDemo } = await import('../demo/build.mjs');
+  await buildDemo();
+}
+console.log('built dist/index.js, dist/worker.js, dist/sw.js, dist/types');

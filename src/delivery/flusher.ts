@@ -1,0 +1,237 @@
+// The flusher: one pass at a time reads due events in pages, sends them, and writes each
+// outcome in a transaction of its own (coalesced by the store). Never holds a
+// transaction across a fetch.
+//
+// - kick() asks for a pass; calls during a pass set "again" and share the next pass.
+// - A retryable failure stops the pass (a circuit breaker, in memory): the rest of the
+//   queue is not hammered while the collector or the network is down. The breaker's
+//   deadline is the failed event's persisted nextAttemptAt, so nothing is lost with it.
+// - drain() keeps going while the next attempt is due within keepAliveMs, for callers
+//   that hold the service worker alive with waitUntil().
+import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol';
+import type { QueuedRecord, Settlement, Store } from '../store/store';
+import { type BackoffOptions, type Decision, decide } from './policy';
+import type { Sender } from './send';
+
+export interface FlusherOptions {
+  store: Store;
+  send: Sender;
+  backoff: BackoffOptions;
+  maxAgeMs: number;
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Events read per page. */
+  pageSize: number;
+  /** drain() waits for retries due within this long. */
+  keepAliveMs: number;
+  now: () => number;
+  random: () => number;
+  isOffline: () => boolean;
+  /** Called when a pass stopped because delivery failed (ask the browser for a wake-up). */
+  onHeld(reason: BlockReason): void;
+  emit: FlusherEvents;
+}
+
+export interface FlusherEvents {
+  delivered(detail: DeliveredDetail): void;
+  retry(detail: RetryDetail): void;
+  deadLetter(detail: DeadLetterDetail): void;
+  dropped(detail: DroppedDetail): void;
+  changed(): void;
+}
+
+type Retry = Extract<Decision, { kind: 'retry' }>;
+
+export type BlockReason = 'offline' | 'network' | 'server' | 'timeout';
+
+export interface Flusher {
+  kick(): Promise<void>;
+  drain(): Promise<void>;
+  /** Clears the breaker if it was set for one of these reasons (connectivity came back). */
+  unblock(reasons: readonly BlockReason[]): void;
+  inFlight(): number;
+  /** When the breaker lets the next pass send, or 0. */
+  blockedUntil(): number;
+  stop(): void;
+}
+
+export function createFlusher(o: FlusherOptions): Flusher {
+  let running: Promise<void> | undefined;
+  let waiting: { promise: Promise<void>; resolve(): void; reject(e: unknown): void } | undefined;
+  let inFlight = 0;
+  let blockedUntil = 0;
+  let blockReason: BlockReason = 'offline';
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  function kick(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (!waiting) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      waiting = { promise, resolve, reject };
+    }
+    const promise = waiting.promise;
+    running ??= loop();
+    return promise;
+  }
+
+  async function loop(): Promise<void> {
+    while (waiting) {
+      const current = waiting;
+      waiting = undefined;
+      try {
+        await pass();
+        current.resolve();
+      } catch (error) {
+        current.reject(error);
+      }
+    }
+    running = undefined;
+    await armTimer().catch(() => {});
+  }
+
+  async function armTimer(): Promise<void> {
+    if (stopped) return;
+    const next = await nextDue();
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (next === undefined) return;
+    // setTimeout's delay is a signed 32-bit int; longer waits would fire at once.
+    const delay = Math.min(Math.max(0, next - o.now()), 2 ** 31 - 1);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void kick().catch(() => {});
+    }, delay);
+  }
+
+  async function nextDue(): Promise<number | undefined> {
+    const next = await o.store.nextAttemptAt();
+    return next === undefined ? undefined : Math.max(next, blockedUntil);
+  }
+
+  async function pass(): Promise<void> {
+    for (;;) {
+      const now = o.now();
+      if (now < blockedUntil) return;
+      if (o.isOffline()) {
+        // Don't spend attempts (or grow backoff) while the browser knows it is offline.
+        blockedUntil = now + Math.max(o.backoff.baseMs, 1000);
+        blockReason = 'offline';
+        o.onHeld('offline');
+        return;
+      }
+      const due = await o.store.readDue(now, o.pageSize);
+      if (due.length === 0) return;
+      const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq), now);
+      if (!progressed) return;
+    }
+  }
+
+  // Sends one page; returns false when the pass should stop.
+  async function sendPage(records: QueuedRecord[], now: number): Promise<boolean> {
+    const delivered: string[] = [];
+    const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
+    const dead: { id: string; status: number; reason: 'permanent' | 'expired' }[] = [];
+    const dropped: string[] = [];
+    const writes: Promise<unknown>[] = [];
+    // Set by the first retryable failure (the latest deadline wins); read after the workers end.
+    const breaker = { stop: undefined as Retry | undefined };
+    let failedWrites = 0;
+
+    const record = (id: string, settlement: Settlement) =>
+      writes.push(
+        o.store.settle([settlement]).then(
+          (r) => dropped.push(...r.droppedIds),
+          () => failedWrites++,
+        ),
+      );
+
+    let next = 0;
+    const worker = async () => {
+      while (next < records.length && !breaker.stop && !stopped) {
+        const rec = records[next++]!;
+        if (now - rec.createdAt > o.maxAgeMs) {
+          dead.push({ id: rec.id, status: 0, reason: 'expired' });
+          record(rec.id, { seq: rec.seq, kind: 'dead', status: 0, reason: 'expired', tries: rec.tries });
+          continue;
+        }
+        inFlight++;
+        let result;
+        try {
+          result = await o.send(rec);
+        } finally {
+          inFlight--;
+        }
+        const d = decide(rec, result, o.backoff, o.now(), o.random);
+        if (d.kind === 'delivered') {
+          delivered.push(rec.id);
+          record(rec.id, { seq: rec.seq, kind: 'delivered' });
+        } else if (d.kind === 'dead') {
+          dead.push({ id: rec.id, status: d.status, reason: d.reason });
+          record(rec.id, { seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
+        } else {
+          retried.push({ id: rec.id, d });
+          record(rec.id, { seq: rec.seq, kind: 'retry', attempts: d.attempts, tries: d.tries, nextAttemptAt: d.nextAttemptAt, hold: d.hold, status: d.status });
+          // (Another worker of this pool may have set it meanwhile: read it afresh.)
+          const previous: Retry | undefined = breaker.stop as Retry | undefined;
+          if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, records.length) }, worker));
+    await Promise.all(writes);
+
+    if (delivered.length) o.emit.delivered({ ids: delivered, status: 200 });
+    for (const reason of ['permanent', 'expired'] as const) {
+      const group = dead.filter((x) => x.reason === reason);
+      if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
+    }
+    if (retried.length) {
+      const last = retried[retried.length - 1]!.d;
+      o.emit.retry({ ids: retried.map((x) => x.id), status: last.status, reason: last.reason, nextAttemptAt: last.nextAttemptAt });
+    }
+    if (dropped.length) o.emit.dropped({ ids: dropped, reason: 'dead-letter-overflow' });
+    o.emit.changed();
+
+    const stop = breaker.stop;
+    if (stop) {
+      blockedUntil = stop.nextAttemptAt;
+      blockReason = stop.reason;
+      o.onHeld(stop.reason);
+      return false;
+    }
+    // If no outcome could be written, the same page would come back: stop here.
+    return failedWrites < records.length;
+  }
+
+  async function drain(): Promise<void> {
+    await kick();
+    while (!stopped) {
+      const next = await nextDue();
+      if (next === undefined || o.isOffline()) return;
+      const wait = next - o.now();
+      if (wait > o.keepAliveMs) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+      await kick();
+    }
+  }
+
+  return {
+    kick,
+    drain,
+    unblock(reasons) {
+      if (reasons.includes(blockReason)) blockedUntil = 0;
+    },
+    inFlight: () => inFlight,
+    blockedUntil: () => blockedUntil,
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+    },
+  };
+}

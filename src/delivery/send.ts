@@ -1,0 +1,55 @@
+// One HTTP attempt for one stored event. Never throws: every outcome is a SendResult.
+import type { SendResult } from './policy';
+
+export interface SendOptions {
+  credentials: RequestCredentials;
+  timeoutMs: number;
+  /** When set, each request carries the event's stable id in this header. */
+  idHeader: string | false;
+}
+
+export interface Sendable {
+  id: string;
+  url: string;
+  body: string;
+}
+
+export type Sender = (event: Sendable) => Promise<SendResult>;
+
+export function createSender(
+  options: SendOptions,
+  fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+  isOffline: () => boolean = () => typeof navigator !== 'undefined' && navigator.onLine === false,
+): Sender {
+  return async (event) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.idHeader) headers[options.idHeader] = event.id;
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.timeoutMs);
+    try {
+      const response = await fetchImpl(event.url, {
+        method: 'POST',
+        headers,
+        body: event.body,
+        credentials: options.credentials,
+        mode: 'cors',
+        cache: 'no-store',
+        redirect: 'follow',
+        signal: controller.signal,
+      });
+      const retryAfter = response.headers.get('retry-after');
+      // The body is not needed; release the connection.
+      response.body?.cancel().catch(() => {});
+      return { kind: 'response', status: response.status, retryAfter };
+    } catch (error) {
+      if (timedOut) return { kind: 'timeout' };
+      return { kind: 'network-error', offline: isOffline(), message: error instanceof Error ? error.message : String(error) };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}

@@ -1,0 +1,10 @@
+// The page entry of sw-outbox: `import { createDispatcher } from 'sw-outbox'`.
+export {
+  createDispatcher,
+  type Dispatcher,
+  type DispatcherOptions,
+  type DispatchResponse,
+  type OutboxEvent,
+} from './page/dispatcher';
+export { OutboxError, type OutboxErrorCode } from './errors';
+export type { Stats, OutboxEvents, OutboxEventName, DeliveredDetail, RetryDetail, DeadLetterDetail, DroppedDetail } from './protocol';

@@ -1,0 +1,125 @@
+// The wire format between pages and the service worker. Types only: no DOM, no worker
+// globals, so both sides (and the no-service-worker fallback) share it.
+//
+// Every message carries `type` (namespaced so it cannot collide with Workbox's own
+// `SKIP_WAITING` / `messageSW` traffic) and `v`, the protocol version. A receiver ignores
+// messages whose `type` is not its own and answers a version it does not speak with an
+// error, never a crash.
+
+export const PROTOCOL_VERSION = 1;
+export const MESSAGE_PREFIX = 'sw-outbox/';
+
+/** One event as it travels from page to worker: the body is already serialised. */
+export interface WireEvent {
+  /** Stable id, made on the page; enqueueing the same id twice stores it once. */
+  id: string;
+  url: string;
+  /** `JSON.stringify(params)`, made once on the page and never touched again. */
+  body: string;
+}
+
+export interface EnqueueMessage {
+  type: 'sw-outbox/enqueue';
+  v: number;
+  events: WireEvent[];
+}
+export interface FlushMessage {
+  type: 'sw-outbox/flush';
+  v: number;
+}
+export interface StatsMessage {
+  type: 'sw-outbox/stats';
+  v: number;
+}
+/** A page saw connectivity come back (or became visible): events held only by network failures are due now. */
+export interface OnlineMessage {
+  type: 'sw-outbox/online';
+  v: number;
+}
+/** Any message starts a stopped worker; this one asks for nothing else (a pass for what is due). */
+export interface WakeMessage {
+  type: 'sw-outbox/wake';
+  v: number;
+}
+export interface ClearMessage {
+  type: 'sw-outbox/clear';
+  v: number;
+}
+
+export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineMessage | WakeMessage | ClearMessage;
+
+export type EnqueueResult = { id: string; ok: true } | { id: string; ok: false; code: string; message: string };
+
+export interface EnqueueReply {
+  type: 'sw-outbox/enqueued';
+  v: number;
+  results: EnqueueResult[];
+}
+export interface StatsReply {
+  type: 'sw-outbox/stats';
+  v: number;
+  stats: Stats;
+}
+export interface DoneReply {
+  type: 'sw-outbox/done';
+  v: number;
+}
+export interface ErrorReply {
+  type: 'sw-outbox/error';
+  v: number;
+  code: string;
+  message: string;
+}
+export type WorkerReply = EnqueueReply | StatsReply | DoneReply | ErrorReply;
+
+/** Counts kept in IndexedDB, so they survive worker and browser restarts. */
+export interface Stats {
+  /** Events stored and not yet delivered. */
+  queued: number;
+  /** Events in the dead-letter store (permanent errors, expired). */
+  deadLettered: number;
+  /** Events removed without delivery: queue overflow, dead-letter store overflow. */
+  dropped: number;
+  /** Events delivered with a 2xx. */
+  delivered: number;
+  /** Failed attempts that were rescheduled. */
+  retried: number;
+  /** Requests being sent right now by this worker. */
+  inFlight: number;
+  /** Epoch ms of the earliest scheduled retry, or null when nothing waits. */
+  nextAttemptAt: number | null;
+}
+
+export interface DeliveredDetail {
+  ids: string[];
+  status: number;
+}
+export interface RetryDetail {
+  ids: string[];
+  /** HTTP status, or 0 for a network error or timeout. */
+  status: number;
+  reason: 'server' | 'network' | 'offline' | 'timeout';
+  nextAttemptAt: number;
+}
+export interface DeadLetterDetail {
+  ids: string[];
+  status: number;
+  reason: 'permanent' | 'expired';
+}
+export interface DroppedDetail {
+  ids: string[];
+  reason: 'overflow' | 'dead-letter-overflow';
+}
+
+export interface OutboxEvents {
+  delivered: DeliveredDetail;
+  retry: RetryDetail;
+  'dead-letter': DeadLetterDetail;
+  dropped: DroppedDetail;
+  stats: Stats;
+}
+export type OutboxEventName = keyof OutboxEvents;
+
+export type BroadcastMessage = {
+  [K in OutboxEventName]: { type: 'sw-outbox/event'; v: number; name: K; detail: OutboxEvents[K] };
+}[OutboxEventName];

@@ -1,0 +1,386 @@
+// The only module that touches IndexedDB. Schema, name, version and upgrades live here;
+// everything else sees queue semantics.
+//
+// Invariants:
+// - Every write goes through one write queue: callers that arrive while a transaction
+//   is open are committed together in the next one (group commit), and each caller's
+//   promise settles only after *its* transaction's `complete` event.
+// - Nothing here awaits anything but IndexedDB requests inside a transaction (an
+//   `await fetch()` would let the transaction auto-commit under us).
+// - Counters (queued, delivered, ...) are updated in the same transaction as the records
+//   they count, so they cannot drift from the data.
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import type { Hold } from '../delivery/policy';
+import { OutboxError } from '../errors';
+
+export const DB_NAME = 'sw-outbox';
+export const DB_VERSION = 1;
+
+export interface NewRecord {
+  id: string;
+  url: string;
+  body: string;
+}
+
+export interface QueuedRecord extends NewRecord {
+  /** Auto-increment key: insertion order. */
+  seq: number;
+  createdAt: number;
+  /** Epoch ms when this event may next be sent. Persisted: timers die with the worker. */
+  nextAttemptAt: number;
+  /** Failures that grow the backoff. */
+  attempts: number;
+  /** Every attempt made. */
+  tries: number;
+  hold?: Hold;
+  lastStatus?: number;
+}
+
+export interface DeadRecord extends QueuedRecord {
+  deadAt: number;
+  reason: 'permanent' | 'expired';
+  status: number;
+}
+
+export interface Counters {
+  queued: number;
+  deadLettered: number;
+  delivered: number;
+  dropped: number;
+  retried: number;
+}
+
+interface OutboxSchema extends DBSchema {
+  queue: {
+    key: number;
+    value: QueuedRecord;
+    indexes: { id: string; nextAttemptAt: number; hold: string };
+  };
+  dead: {
+    key: number;
+    value: DeadRecord;
+    indexes: { id: string };
+  };
+  meta: {
+    key: string;
+    value: Counters;
+  };
+}
+
+type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta')[], 'readwrite'>;
+
+export type Settlement =
+  | { seq: number; kind: 'delivered' }
+  | { seq: number; kind: 'retry'; attempts: number; tries: number; nextAttemptAt: number; hold: Hold; status: number }
+  | { seq: number; kind: 'dead'; status: number; reason: 'permanent' | 'expired'; tries: number };
+
+export type EnqueueOutcome =
+  | { id: string; ok: true; duplicate: boolean }
+  | { id: string; ok: false; error: OutboxError };
+
+export interface EnqueueLimits {
+  maxQueueSize: number;
+  overflow: 'drop-oldest' | 'reject-new';
+}
+
+export interface StoreOptions {
+  name?: string;
+  /** Dead letters kept; the oldest are dropped (and counted) beyond this. */
+  maxDeadLetters?: number;
+  now?: () => number;
+}
+
+export interface Store {
+  /** Adds events unless their id is already queued. Resolves after the commit. */
+  enqueue(records: NewRecord[], limits: EnqueueLimits): Promise<{ results: EnqueueOutcome[]; droppedIds: string[] }>;
+  /** Up to `limit` events due at `now`, oldest due first, then in insertion order. */
+  readDue(now: number, limit: number): Promise<QueuedRecord[]>;
+  /** Applies delivery outcomes. Resolves to ids dropped from the dead-letter store. */
+  settle(settlements: Settlement[]): Promise<{ applied: number; droppedIds: string[] }>;
+  /** Makes events held for these reasons due at `now`. Returns how many. */
+  release(holds: Hold[], now: number): Promise<number>;
+  /** Earliest `nextAttemptAt` of any queued event. */
+  nextAttemptAt(): Promise<number | undefined>;
+  counters(): Promise<Counters>;
+  deadLetters(limit?: number): Promise<DeadRecord[]>;
+  /** Empties the queue and the dead-letter store (sign-out). Counters of history stay. */
+  clear(): Promise<void>;
+  close(): void;
+}
+
+const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
+
+export function openStore(options: StoreOptions = {}): Store {
+  const name = options.name ?? DB_NAME;
+  const maxDeadLetters = options.maxDeadLetters ?? 1000;
+  const now = options.now ?? Date.now;
+
+  // Cache the *promise* of the connection, and forget it when the browser closes the
+  // connection on its own (Safari does; so does a newer worker asking to upgrade).
+  let dbPromise: Promise<IDBPDatabase<OutboxSchema>> | undefined;
+  const db = (): Promise<IDBPDatabase<OutboxSchema>> => {
+    dbPromise ??= openDB<OutboxSchema>(name, DB_VERSION, {
+      upgrade(database, oldVersion) {
+        // One step per version; a database at version N runs every step after N.
+        if (oldVersion < 1) {
+          const queue = database.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
+          queue.createIndex('id', 'id', { unique: true });
+          queue.createIndex('nextAttemptAt', 'nextAttemptAt');
+          // Sparse: only events held by a failure are indexed.
+          queue.createIndex('hold', 'hold');
+          const dead = database.createObjectStore('dead', { keyPath: 'seq' });
+          dead.createIndex('id', 'id');
+          database.createObjectStore('meta');
+        }
+      },
+      blocking() {
+        // A newer schema wants to open: step aside, the next call reopens.
+        void dbPromise?.then((d) => d.close());
+        dbPromise = undefined;
+      },
+      terminated() {
+        dbPromise = undefined;
+      },
+    }).catch((cause: unknown) => {
+      dbPromise = undefined;
+      throw storageError(cause, `opening IndexedDB "${name}"`);
+    });
+    return dbPromise;
+  };
+
+  // --- the write queue (group commit) ---------------------------------------------
+  type Op = (tx: WriteTx, counters: Counters) => Promise<unknown>;
+  interface Pending {
+    op: Op;
+    resolve(value: unknown): void;
+    reject(error: unknown): void;
+  }
+  let pending: Pending[] = [];
+  let writing = false;
+
+  function write<T>(op: (tx: WriteTx, counters: Counters) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (!writing) void drainWrites();
+    });
+  }
+
+  async function drainWrites(): Promise<void> {
+    writing = true;
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      let tx: WriteTx | undefined;
+      try {
+        const database = await db();
+        tx = database.transaction(['queue', 'dead', 'meta'], 'readwrite');
+        const meta = tx.objectStore('meta');
+        const counters: Counters = { ...ZERO, ...(await meta.get('counters')) };
+        const results: unknown[] = [];
+        for (const item of batch) results.push(await item.op(tx, counters));
+        await meta.put(counters, 'counters');
+        await tx.done;
+        batch.forEach((item, i) => item.resolve(results[i]));
+      } catch (cause) {
+        if (tx) {
+          // Roll back whatever part of the batch ran; tx.done then rejects, which we own.
+          tx.done.catch(() => {});
+          try {
+            tx.abort();
+          } catch {
+            // Already finished or aborted.
+          }
+        }
+        const error = storageError(cause, 'writing to IndexedDB');
+        for (const item of batch) item.reject(error);
+      }
+    }
+    writing = false;
+  }
+
+  // Deletes the oldest queued records; returns their ids.
+  async function evictOldest(tx: WriteTx, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor = await tx.objectStore('queue').openCursor();
+    while (cursor && ids.length < count) {
+      ids.push(cursor.value.id);
+      await cursor.delete();
+      cursor = await cursor.continue();
+    }
+    return ids;
+  }
+
+  return {
+    enqueue(records, limits) {
+      return write(async (tx, counters) => {
+        const queue = tx.objectStore('queue');
+        const byId = queue.index('id');
+        // Issue every lookup at once; IndexedDB runs them in order within the transaction.
+        const existing = await Promise.all(records.map((r) => byId.getKey(r.id)));
+        const seen = new Set<string>();
+        const fresh: NewRecord[] = [];
+        const results: EnqueueOutcome[] = records.map((r, i) => {
+          const duplicate = existing[i] !== undefined || seen.has(r.id);
+          seen.add(r.id);
+          if (!duplicate) fresh.push(r);
+          return { id: r.id, ok: true, duplicate };
+        });
+
+        let droppedIds: string[] = [];
+        let accepted = fresh;
+        const overBy = counters.queued + fresh.length - limits.maxQueueSize;
+        if (overBy > 0) {
+          if (limits.overflow === 'reject-new') {
+            const room = Math.max(0, limits.maxQueueSize - counters.queued);
+            accepted = fresh.slice(0, room);
+            const refused = new Set(fresh.slice(room).map((r) => r.id));
+            for (let i = 0; i < results.length; i++) {
+              const id = results[i]!.id;
+              if (refused.has(id) && !(results[i] as { duplicate: boolean }).duplicate) {
+                results[i] = {
+                  id,
+                  ok: false,
+                  error: new OutboxError('queue-full', `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${id} was not queued`),
+                };
+              }
+            }
+          } else {
+            droppedIds = await evictOldest(tx, Math.min(overBy, counters.queued));
+            counters.queued -= droppedIds.length;
+            // A single batch larger than the whole queue keeps its newest events.
+            const stillOver = counters.queued + fresh.length - limits.maxQueueSize;
+            if (stillOver > 0) {
+              droppedIds.push(...fresh.slice(0, stillOver).map((r) => r.id));
+              accepted = fresh.slice(stillOver);
+            }
+            counters.dropped += droppedIds.length;
+          }
+        }
+
+        const at = now();
+        await Promise.all(
+          accepted.map((r) =>
+            queue.add({ id: r.id, url: r.url, body: r.body, createdAt: at, nextAttemptAt: at, attempts: 0, tries: 0 } as QueuedRecord),
+          ),
+        );
+        counters.queued += accepted.length;
+        return { results, droppedIds };
+      });
+    },
+
+    async readDue(at, limit) {
+      const database = await db();
+      const tx = database.transaction('queue', 'readonly');
+      const records: QueuedRecord[] = [];
+      let cursor = await tx.store.index('nextAttemptAt').openCursor(IDBKeyRange.upperBound(at));
+      while (cursor && records.length < limit) {
+        records.push(cursor.value);
+        cursor = await cursor.continue();
+      }
+      await tx.done;
+      return records;
+    },
+
+    settle(settlements) {
+      return write(async (tx, counters) => {
+        const queue = tx.objectStore('queue');
+        const dead = tx.objectStore('dead');
+        const current = await Promise.all(settlements.map((s) => queue.get(s.seq)));
+        let applied = 0;
+        const writes: Promise<unknown>[] = [];
+        settlements.forEach((s, i) => {
+          const record = current[i];
+          // Already gone (delivered by an earlier instance, cleared): nothing to do.
+          if (!record) return;
+          applied++;
+          if (s.kind === 'delivered') {
+            writes.push(queue.delete(s.seq));
+            counters.queued--;
+            counters.delivered++;
+          } else if (s.kind === 'retry') {
+            writes.push(
+              queue.put({ ...record, attempts: s.attempts, tries: s.tries, nextAttemptAt: s.nextAttemptAt, hold: s.hold, lastStatus: s.status }),
+            );
+            counters.retried++;
+          } else {
+            writes.push(queue.delete(s.seq));
+            writes.push(dead.put({ ...record, tries: s.tries, deadAt: now(), reason: s.reason, status: s.status }));
+            counters.queued--;
+            counters.deadLettered++;
+          }
+        });
+        await Promise.all(writes);
+        const droppedIds: string[] = [];
+        if (counters.deadLettered > maxDeadLetters) {
+          let cursor = await dead.openCursor();
+          while (cursor && counters.deadLettered > maxDeadLetters) {
+            droppedIds.push(cursor.value.id);
+            await cursor.delete();
+            counters.deadLettered--;
+            counters.dropped++;
+            cursor = await cursor.continue();
+          }
+        }
+        return { applied, droppedIds };
+      });
+    },
+
+    release(holds, at) {
+      return write(async (tx) => {
+        const index = tx.objectStore('queue').index('hold');
+        let released = 0;
+        for (const hold of holds) {
+          let cursor = await index.openCursor(hold);
+          while (cursor) {
+            if (cursor.value.nextAttemptAt > at) {
+              await cursor.update({ ...cursor.value, nextAttemptAt: at });
+              released++;
+            }
+            cursor = await cursor.continue();
+          }
+        }
+        return released;
+      });
+    },
+
+    async nextAttemptAt() {
+      const database = await db();
+      const cursor = await database.transaction('queue').store.index('nextAttemptAt').openCursor();
+      return cursor?.value.nextAttemptAt;
+    },
+
+    async counters() {
+      const database = await db();
+      return { ...ZERO, ...(await database.get('meta', 'counters')) };
+    },
+
+    async deadLetters(limit = 100) {
+      const database = await db();
+      return database.getAll('dead', undefined, limit);
+    },
+
+    clear() {
+      return write(async (tx, counters) => {
+        await tx.objectStore('queue').clear();
+        await tx.objectStore('dead').clear();
+        counters.queued = 0;
+        counters.deadLettered = 0;
+      });
+    },
+
+    close() {
+      void dbPromise?.then((d) => d.close());
+      dbPromise = undefined;
+    },
+  };
+}
+
+function storageError(cause: unknown, doing: string): OutboxError {
+  if (cause instanceof OutboxError) return cause;
+  const name = cause instanceof Error || cause instanceof DOMException ? cause.name : '';
+  const detail = cause instanceof Error || cause instanceof DOMException ? cause.message : String(cause);
+  if (name === 'QuotaExceededError') {
+    return new OutboxError('quota-exceeded', `storage quota exceeded while ${doing}: ${detail}`, { cause });
+  }
+  return new OutboxError('storage-error', `IndexedDB failed while ${doing}: ${name ? `${name}: ` : ''}${detail}`, { cause });
+}

@@ -1,0 +1,173 @@
+// installOutbox's options: one public all-optional type with documented defaults, one
+// defaults object, one normalise-and-validate step. Internals see a complete shape.
+import { OutboxError, describe } from '../src/errors';
+import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../src/validate';
+
+export interface OutboxOptions {
+  /**
+   * Origins or URL prefixes events may be sent to. Anything else is refused at enqueue
+   * with `endpoint-not-allowed`, and never contacted.
+   * @default any http(s) URL
+   * @example ['https://logx.optimizely.com']
+   */
+  endpoints?: readonly string[];
+  /** Exponential backoff with full jitter. */
+  backoff?: {
+    /** @default 1000 */
+    baseMs?: number;
+    /** Cap of every computed delay and of `Retry-After`. @default 300000 */
+    maxMs?: number;
+  };
+  /** Events older than this are moved to the dead-letter store as expired. @default 604800000 (7 days) */
+  maxAgeMs?: number;
+  /** @default 10000 */
+  maxQueueSize?: number;
+  /** What a full queue does with a new event. @default 'drop-oldest' */
+  overflow?: 'drop-oldest' | 'reject-new';
+  /** Per request. @default 30000 */
+  timeoutMs?: number;
+  /** @default 'off' (each event is one POST of its own, payload untouched) */
+  batching?: 'off';
+  /** Sent with every request. @default 'omit' */
+  credentials?: RequestCredentials;
+  /** Dead letters kept; older ones are dropped and counted. @default 1000 */
+  maxDeadLetters?: number;
+  /** Largest accepted body, in UTF-8 bytes. @default 1048576 */
+  maxBodyBytes?: number;
+  /** Requests in flight at once. @default 4 */
+  concurrency?: number;
+  /**
+   * A request header carrying each event's stable id, so a collector can drop
+   * duplicates. Off by default: a custom header needs the collector's CORS to allow it.
+   * @default false
+   */
+  idHeader?: string | false;
+}
+
+export interface ResolvedOptions {
+  endpoints: URL[] | undefined;
+  backoff: { baseMs: number; maxMs: number };
+  maxAgeMs: number;
+  maxQueueSize: number;
+  overflow: 'drop-oldest' | 'reject-new';
+  timeoutMs: number;
+  batching: 'off';
+  credentials: RequestCredentials;
+  maxDeadLetters: number;
+  maxBodyBytes: number;
+  concurrency: number;
+  idHeader: string | false;
+}
+
+export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
+  backoff: { baseMs: 1000, maxMs: 300_000 },
+  maxAgeMs: 7 * 24 * 3600_000,
+  maxQueueSize: 10_000,
+  overflow: 'drop-oldest',
+  timeoutMs: 30_000,
+  batching: 'off',
+  credentials: 'omit',
+  maxDeadLetters: 1000,
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  concurrency: 4,
+  idHeader: false,
+};
+
+const KNOWN = new Set([
+  'endpoints', 'backoff', 'maxAgeMs', 'maxQueueSize', 'overflow', 'timeoutMs', 'batching',
+  'credentials', 'maxDeadLetters', 'maxBodyBytes', 'concurrency', 'idHeader',
+]);
+
+function bad(field: string, expected: string, value: unknown): never {
+  throw new OutboxError('invalid-option', `installOutbox: ${field} must be ${expected}, got ${describe(value)}`);
+}
+
+function integer(field: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) bad(field, `an integer ≥ ${min}`, value);
+  return value;
+}
+
+function oneOf<T extends string>(field: string, value: unknown, fallback: T, allowed: readonly T[]): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) bad(field, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, value);
+  return value as T;
+}
+
+export function resolveOptions(input: unknown = {}): ResolvedOptions {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('options', 'an object', input);
+  const o = input as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) {
+      throw new OutboxError('invalid-option', `installOutbox: unknown option ${describe(key)}`);
+    }
+  }
+
+  let endpoints: URL[] | undefined;
+  if (o.endpoints !== undefined) {
+    if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) bad('endpoints', 'a non-empty array of URLs', o.endpoints);
+    endpoints = (o.endpoints as unknown[]).map((e, i) => {
+      try {
+        return parseHttpUrl(e, `endpoints[${i}]`);
+      } catch (cause) {
+        throw new OutboxError('invalid-option', `installOutbox: ${(cause as Error).message}`, { cause });
+      }
+    });
+  }
+
+  const backoffIn = o.backoff ?? {};
+  if (typeof backoffIn !== 'object' || backoffIn === null) bad('backoff', 'an object {baseMs, maxMs}', backoffIn);
+  const b = backoffIn as Record<string, unknown>;
+  const baseMs = integer('backoff.baseMs', b.baseMs, DEFAULTS.backoff.baseMs, 1);
+  const maxMs = integer('backoff.maxMs', b.maxMs, Math.max(DEFAULTS.backoff.maxMs, baseMs), 1);
+  if (maxMs < baseMs) bad('backoff.maxMs', `≥ backoff.baseMs (${baseMs})`, maxMs);
+
+  if (o.batching !== undefined && o.batching !== 'off') {
+    throw new OutboxError('invalid-option', `installOutbox: batching ${describe(o.batching)} is not available in this version; use "off"`);
+  }
+  const idHeader = o.idHeader ?? DEFAULTS.idHeader;
+  if (idHeader !== false && (typeof idHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(idHeader))) {
+    bad('idHeader', 'false or a header name', idHeader);
+  }
+
+  return {
+    endpoints,
+    backoff: { baseMs, maxMs },
+    maxAgeMs: integer('maxAgeMs', o.maxAgeMs, DEFAULTS.maxAgeMs, 1),
+    maxQueueSize: integer('maxQueueSize', o.maxQueueSize, DEFAULTS.maxQueueSize, 1),
+    overflow: oneOf('overflow', o.overflow, DEFAULTS.overflow, ['drop-oldest', 'reject-new']),
+    timeoutMs: integer('timeoutMs', o.timeoutMs, DEFAULTS.timeoutMs, 1),
+    batching: 'off',
+    credentials: oneOf('credentials', o.credentials, DEFAULTS.credentials, ['omit', 'same-origin', 'include']),
+    maxDeadLetters: integer('maxDeadLetters', o.maxDeadLetters, DEFAULTS.maxDeadLetters, 0),
+    maxBodyBytes: integer('maxBodyBytes', o.maxBodyBytes, DEFAULTS.maxBodyBytes, 2),
+    concurrency: integer('concurrency', o.concurrency, DEFAULTS.concurrency, 1),
+    idHeader: idHeader as string | false,
+  };
+}
+
+/**
+ * Options from a query string, for the ready-made worker:
+ * `sw.js?endpoints=https://a.example,https://b.example&baseMs=500&maxMs=60000&overflow=reject-new`.
+ * `baseMs`/`maxMs` (or `backoff.baseMs`/`backoff.maxMs`) fill `backoff`; numbers are parsed;
+ * `endpoints` may repeat or be comma-separated.
+ */
+export function optionsFromQuery(search: string): OutboxOptions {
+  const params = new URLSearchParams(search);
+  const out: Record<string, unknown> = {};
+  const backoff: Record<string, unknown> = {};
+  const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
+  for (const [key, value] of params) {
+    if (key === 'endpoints') {
+      const list = (out.endpoints as string[] | undefined) ?? [];
+      list.push(...value.split(',').map((s) => s.trim()).filter(Boolean));
+      out.endpoints = list;
+    } else if (key === 'baseMs' || key === 'backoff.baseMs') backoff.baseMs = num(value);
+    else if (key === 'maxMs' || key === 'backoff.maxMs') backoff.maxMs = num(value);
+    else if (key === 'idHeader') out.idHeader = value === 'false' || value === '' ? false : value;
+    else if (key === 'v') continue; // free for cache-busting a new worker version
+    else out[key] = num(value);
+  }
+  if (Object.keys(backoff).length) out.backoff = backoff;
+  return out as OutboxOptions;
+}
