@@ -9,6 +9,8 @@ declare global {
     dispatcher?: Dispatcher;
     /** Every event the dispatcher emitted, in order. */
     outboxEvents: { name: OutboxEventName; detail: unknown }[];
+    /** With ?early=<url>: an event dispatched at module start, before any await. */
+    early?: { activeWorkerAtDispatch: boolean; controlledAtDispatch: boolean; response?: unknown; error?: string };
   }
 }
 
@@ -22,4 +24,15 @@ if (sw !== null) {
     dispatcher.on(name, (detail) => window.outboxEvents.push({ name, detail }));
   }
   window.dispatcher = dispatcher;
+}
+
+const early = query.get('early');
+if (early !== null && window.dispatcher) {
+  const state = { activeWorkerAtDispatch: false, controlledAtDispatch: !!navigator.serviceWorker.controller };
+  window.early = state;
+  void navigator.serviceWorker.getRegistration().then((r) => (state.activeWorkerAtDispatch = !!r?.active));
+  window.dispatcher.dispatchEvent({ url: early, httpVerb: 'POST', params: { early: true } }).then(
+    (response) => (window.early!.response = response),
+    (error: Error) => (window.early!.error = error.message),
+  );
 }

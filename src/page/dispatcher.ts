@@ -93,7 +93,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     target ??= (async () => {
       if (!container) throw new OutboxError('worker-unavailable', 'this browser has no service worker API (navigator.serviceWorker)');
       const sw = o.serviceWorker;
-      if (sw instanceof Workbox) {
+      if (isWorkbox(sw)) {
         const worker = await sw.getSW();
         return () => worker;
       }
@@ -316,8 +316,7 @@ function resolvePageOptions(options: DispatcherOptions): Required<Omit<Dispatche
     throw new OutboxError('invalid-option', `createDispatcher: options must be an object {serviceWorker}, got ${describe(options)}`);
   }
   const sw = options.serviceWorker;
-  const isRegistration = typeof ServiceWorkerRegistration !== 'undefined' && sw instanceof ServiceWorkerRegistration;
-  if (!(typeof sw === 'string' && sw !== '') && !(sw instanceof URL) && !(sw instanceof Workbox) && !isRegistration) {
+  if (!(typeof sw === 'string' && sw !== '') && !(sw instanceof URL) && !isWorkbox(sw) && !isRegistration(sw)) {
     throw new OutboxError('invalid-option', `createDispatcher: serviceWorker must be a script URL, a Workbox or a ServiceWorkerRegistration, got ${describe(sw)}`);
   }
   const int = (field: keyof DispatcherOptions, fallback: number, min: number): number => {
@@ -339,6 +338,19 @@ function resolvePageOptions(options: DispatcherOptions): Required<Omit<Dispatche
     maxBodyBytes: int('maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 2),
     wakeIntervalMs: int('wakeIntervalMs', 5000, 100),
   };
+}
+
+// Duck-typed: an app may bundle its own copy of workbox-window, and `instanceof` would
+// then refuse a perfectly good Workbox.
+function isWorkbox(value: unknown): value is Workbox {
+  return typeof value === 'object' && value !== null && typeof (value as Workbox).getSW === 'function' && typeof (value as Workbox).messageSW === 'function';
+}
+
+function isRegistration(value: unknown): value is ServiceWorkerRegistration {
+  return (
+    (typeof ServiceWorkerRegistration !== 'undefined' && value instanceof ServiceWorkerRegistration) ||
+    (typeof value === 'object' && value !== null && 'installing' in value && 'active' in value && typeof (value as ServiceWorkerRegistration).update === 'function')
+  );
 }
 
 function statusFor(error: unknown): number {
