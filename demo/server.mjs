@@ -61,9 +61,12 @@ async function startWithFallback(what, port, start) {
   }
 }
 
-const collector = await startWithFallback('collector', portFromEnv('COLLECTOR_PORT', process.env.COLLECTOR_PORT, 5174), (port) =>
-  startCollector({ port }),
-);
+const ports = {
+  page: portFromEnv('PORT', process.env.PORT, 5173),
+  collector: portFromEnv('COLLECTOR_PORT', process.env.COLLECTOR_PORT, 5174),
+};
+
+const collector = await startWithFallback('collector', ports.collector, (port) => startCollector({ port }));
 
 /** @typedef {import('../e2e/collector.mjs').Collector} Collector */
 /** @typedef {Parameters<Collector['setMode']>[0]} Mode */
@@ -208,7 +211,7 @@ async function routes(req, res) {
 /** @type {Awaited<ReturnType<typeof startStaticServer>>} */
 let site;
 try {
-  site = await startWithFallback('page', portFromEnv('PORT', process.env.PORT, 5173), (port) =>
+  site = await startWithFallback('page', ports.page, (port) =>
     startStaticServer({ port, roots: { '/sw.js.map': files.swMap, '/sw.js': files.sw, '/': files.page }, routes }),
   );
 } catch (error) {

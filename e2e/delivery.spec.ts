@@ -5,7 +5,7 @@ import { chromium } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deliveredCounts, dispatchMany, expect, stopWorkers, test, uuidOf, waitForActiveWorker } from './fixtures';
+import { deliveredCounts, dispatchMany, expect, test, uuidOf, waitForActiveWorker, workerKiller } from './fixtures';
 
 test('online: 100 events → 100 POSTs, bodies byte-identical to JSON.stringify(params), no duplicates', async ({ page, app, collector }) => {
   await app.open(page);
@@ -104,10 +104,11 @@ test('worker killed repeatedly while flushing 200 events to a slow collector →
   const sent = await dispatchMany(page, collector.url, 200, 'killed');
   expect(sent.every((s) => s.statusCode === 202)).toBe(true);
 
+  const kill = await workerKiller(page);
   let kills = 0;
-  while (deliveredCounts(collector).size < 200 && kills < 40) {
+  while (deliveredCounts(collector).size < 200 && kills < 25) {
     await page.waitForTimeout(250 + ((kills * 137) % 300));
-    await stopWorkers(page);
+    await kill();
     kills++;
   }
   await expect.poll(() => deliveredCounts(collector).size, { timeout: 60_000 }).toBe(200);

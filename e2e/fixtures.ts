@@ -128,9 +128,11 @@ export function deliveredCounts(collector: Collector): Map<string, number> {
   return counts;
 }
 
-export async function stopWorkers(page: Page): Promise<void> {
+/** Returns a function that stops every service worker of the page's browser (CDP), at once. */
+export async function workerKiller(page: Page): Promise<() => Promise<void>> {
   const session = await page.context().newCDPSession(page);
   await session.send('ServiceWorker.enable');
-  await session.send('ServiceWorker.stopAllWorkers');
-  await session.detach();
+  return async () => {
+    await session.send('ServiceWorker.stopAllWorkers');
+  };
 }

@@ -36,7 +36,7 @@ export interface OnlineMessage {
   type: 'sw-outbox/online';
   v: number;
 }
-/** Any message starts a stopped worker; this one asks for nothing else (a pass for what is due). */
+/** Any message starts a stopped worker; this one asks for a pass for what is due, and is answered with stats. */
 export interface WakeMessage {
   type: 'sw-outbox/wake';
   v: number;

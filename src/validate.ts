@@ -63,7 +63,7 @@ export function serializeParams(params: unknown, maxBytes: number, what = 'param
   }
   let body: string;
   try {
-    body = JSON.stringify(params, refuseLossy);
+    body = JSON.stringify(params, refuseLossy(what));
   } catch (cause) {
     if (cause instanceof OutboxError) throw cause;
     const detail = cause instanceof Error ? cause.message : String(cause);
@@ -79,12 +79,15 @@ export function checkBodySize(body: string, maxBytes: number, what = 'body'): vo
   }
 }
 
-function refuseLossy(this: unknown, key: string, value: unknown): unknown {
-  const type = typeof value;
-  if (type === 'function' || type === 'symbol') {
-    throw new OutboxError('invalid-params', `params${key ? `.${key}` : ''} is ${describe(value)}, which JSON cannot represent`);
-  }
-  return value;
+function refuseLossy(what: string) {
+  return function (this: unknown, key: string, value: unknown): unknown {
+    const type = typeof value;
+    if (type === 'function' || type === 'symbol') {
+      const where = key ? `member ${JSON.stringify(key)} of ${what}` : what;
+      throw new OutboxError('invalid-params', `${where} is ${describe(value)}, which JSON cannot represent`);
+    }
+    return value;
+  };
 }
 
 export interface EventLike {

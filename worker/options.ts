@@ -115,8 +115,8 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
     });
   }
 
-  const backoffIn = o.backoff ?? {};
-  if (typeof backoffIn !== 'object' || backoffIn === null) bad('backoff', 'an object {baseMs, maxMs}', backoffIn);
+  const backoffIn = o.backoff === undefined ? {} : o.backoff;
+  if (typeof backoffIn !== 'object' || backoffIn === null || Array.isArray(backoffIn)) bad('backoff', 'an object {baseMs, maxMs}', backoffIn);
   const b = backoffIn as Record<string, unknown>;
   const baseMs = integer('backoff.baseMs', b.baseMs, DEFAULTS.backoff.baseMs, 1);
   const maxMs = integer('backoff.maxMs', b.maxMs, Math.max(DEFAULTS.backoff.maxMs, baseMs), 1);

@@ -23,8 +23,6 @@ import { type OutboxOptions, resolveOptions } from './options';
 export const SYNC_TAG = 'sw-outbox:deliver';
 /** Most events accepted in one enqueue message. */
 const MAX_EVENTS_PER_MESSAGE = 1000;
-/** drain() keeps the worker alive for retries due within this long. */
-const KEEP_ALIVE_MS = 25_000;
 
 // lib.webworker has no Background Sync types.
 interface SyncManager {
@@ -93,7 +91,6 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     maxAgeMs: opts.maxAgeMs,
     concurrency: opts.concurrency,
     pageSize: Math.max(50, opts.concurrency * 8),
-    keepAliveMs: KEEP_ALIVE_MS,
     now: Date.now,
     random: Math.random,
     isOffline,
@@ -187,7 +184,6 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
         await reconnected(['offline', 'network']);
         return { type: 'sw-outbox/done', v };
       case 'sw-outbox/wake':
-        return { type: 'sw-outbox/done', v };
       case 'sw-outbox/stats':
         return { type: 'sw-outbox/stats', v, stats: await stats() };
       case 'sw-outbox/clear':
@@ -217,7 +213,7 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
       reply({ type: 'sw-outbox/error', v: PROTOCOL_VERSION, code: err.code, message: err.message });
     });
     // Any message from a page is also a wake-up: a pass for whatever is due.
-    event.waitUntil(work.then(() => flusher.drain()).catch(() => {}));
+    event.waitUntil(work.then(() => flusher.kick()).catch(() => {}));
   };
 
   const onSync = (event: Event): void => {
@@ -228,10 +224,11 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
       (async () => {
         try {
           await reconnected(['offline']);
-          await flusher.drain();
+          await flusher.kick();
           const s = await stats();
-          // Still queued (server backoff beyond our keep-alive): fail this sync so the
-          // browser schedules another one later, even across restarts.
+          // Still queued (held by backoff): fail this sync so the browser schedules
+          // another one later, even across restarts. Meanwhile this worker's timer
+          // retries on schedule for as long as it lives.
           if (s.queued > 0 && !e.lastChance) {
             throw new Error(`sw-outbox: ${s.queued} events still queued; asking for a later sync`);
           }
@@ -243,7 +240,7 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
   };
 
   const onActivate = (event: ExtendableEvent): void => {
-    event.waitUntil(flusher.drain().catch(() => {}));
+    event.waitUntil(flusher.kick().catch(() => {}));
   };
 
   scope.addEventListener('message', onMessage);

@@ -6,11 +6,13 @@
 // - A retryable failure stops the pass (a circuit breaker, in memory): the rest of the
 //   queue is not hammered while the collector or the network is down. The breaker's
 //   deadline is the failed event's persisted nextAttemptAt, so nothing is lost with it.
-// - drain() keeps going while the next attempt is due within keepAliveMs, for callers
-//   that hold the service worker alive with waitUntil().
+// - Retries are driven by a timer armed for the earliest nextAttemptAt while the worker
+//   lives; the schedule itself is persisted, so a worker that dies loses only the timer.
+//   (No waitUntil() is held open waiting for retries: an event kept open for minutes
+//   holds up browser shutdown and is cut short by the browser anyway.)
 import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol';
 import type { QueuedRecord, Settlement, Store } from '../store/store';
-import { type BackoffOptions, type Decision, decide } from './policy';
+import { type BackoffOptions, type Decision, backoffDelay, decide } from './policy';
 import type { Sender } from './send';
 
 export interface FlusherOptions {
@@ -22,8 +24,6 @@ export interface FlusherOptions {
   concurrency: number;
   /** Events read per page. */
   pageSize: number;
-  /** drain() waits for retries due within this long. */
-  keepAliveMs: number;
   now: () => number;
   random: () => number;
   isOffline: () => boolean;
@@ -46,7 +46,6 @@ export type BlockReason = 'offline' | 'network' | 'server' | 'timeout';
 
 export interface Flusher {
   kick(): Promise<void>;
-  drain(): Promise<void>;
   /** Clears the breaker if it was set for one of these reasons (connectivity came back). */
   unblock(reasons: readonly BlockReason[]): void;
   inFlight(): number;
@@ -61,6 +60,10 @@ export function createFlusher(o: FlusherOptions): Flusher {
   let inFlight = 0;
   let blockedUntil = 0;
   let blockReason: BlockReason = 'offline';
+  // Passes in a row stopped by a retryable failure. The breaker backs off on its own
+  // count: otherwise each pass would probe with a fresh event at attempt 1, and a dead
+  // collector would see a steady stream of short-delay attempts.
+  let failedPasses = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
 
@@ -100,7 +103,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
     const next = await nextDue();
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (next === undefined) return;
+    // stop() may have been called while we awaited the store: arm nothing then.
+    if (next === undefined || stopped) return;
     // setTimeout's delay is a signed 32-bit int; longer waits would fire at once.
     const delay = Math.min(Math.max(0, next - o.now()), 2 ** 31 - 1);
     timer = setTimeout(() => {
@@ -134,7 +138,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   // Sends one page; returns false when the pass should stop.
   async function sendPage(records: QueuedRecord[], now: number): Promise<boolean> {
-    const delivered: string[] = [];
+    const delivered: { id: string; status: number }[] = [];
     const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
     const dead: { id: string; status: number; reason: 'permanent' | 'expired' }[] = [];
     const dropped: string[] = [];
@@ -169,7 +173,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
         }
         const d = decide(rec, result, o.backoff, o.now(), o.random);
         if (d.kind === 'delivered') {
-          delivered.push(rec.id);
+          delivered.push({ id: rec.id, status: d.status });
           record(rec.id, { seq: rec.seq, kind: 'delivered' });
         } else if (d.kind === 'dead') {
           dead.push({ id: rec.id, status: d.status, reason: d.reason });
@@ -183,10 +187,15 @@ export function createFlusher(o: FlusherOptions): Flusher {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, records.length) }, worker));
+    // After a failed pass, probe with one request before opening up again.
+    const lanes = failedPasses > 0 ? 1 : o.concurrency;
+    await Promise.all(Array.from({ length: Math.min(lanes, records.length) }, worker));
+    if (delivered.length) failedPasses = 0;
     await Promise.all(writes);
 
-    if (delivered.length) o.emit.delivered({ ids: delivered, status: 200 });
+    for (const status of new Set(delivered.map((x) => x.status))) {
+      o.emit.delivered({ ids: delivered.filter((x) => x.status === status).map((x) => x.id), status });
+    }
     for (const reason of ['permanent', 'expired'] as const) {
       const group = dead.filter((x) => x.reason === reason);
       if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
@@ -200,7 +209,9 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
     const stop = breaker.stop;
     if (stop) {
-      blockedUntil = stop.nextAttemptAt;
+      if (stop.reason !== 'offline') failedPasses++;
+      const breakerDelay = stop.reason === 'offline' ? 0 : backoffDelay(failedPasses, o.backoff, o.random);
+      blockedUntil = Math.max(stop.nextAttemptAt, o.now() + breakerDelay);
       blockReason = stop.reason;
       o.onHeld(stop.reason);
       return false;
@@ -209,23 +220,13 @@ export function createFlusher(o: FlusherOptions): Flusher {
     return failedWrites < records.length;
   }
 
-  async function drain(): Promise<void> {
-    await kick();
-    while (!stopped) {
-      const next = await nextDue();
-      if (next === undefined || o.isOffline()) return;
-      const wait = next - o.now();
-      if (wait > o.keepAliveMs) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
-      await kick();
-    }
-  }
-
   return {
     kick,
-    drain,
     unblock(reasons) {
-      if (reasons.includes(blockReason)) blockedUntil = 0;
+      if (reasons.includes(blockReason)) {
+        blockedUntil = 0;
+        failedPasses = 0;
+      }
     },
     inFlight: () => inFlight,
     blockedUntil: () => blockedUntil,

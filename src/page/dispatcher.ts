@@ -201,13 +201,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
+  async function wake(): Promise<void> {
+    try {
+      const reply = await post({ type: 'sw-outbox/wake', v: PROTOCOL_VERSION });
+      if (reply.type === 'sw-outbox/stats') knownQueued = reply.stats.queued;
+      armWake();
+    } catch {
+      // Reported by the next dispatchEvent; a wake-up is best effort.
+    }
+  }
+
   // While the worker holds a backlog, ping it now and then: a message starts a worker
   // that was stopped mid-flush, and its start resumes delivery.
   function armWake(): void {
     if (knownQueued > 0 && !wakeTimer && !closed) {
-      wakeTimer = setInterval(() => {
-        void post({ type: 'sw-outbox/wake', v: PROTOCOL_VERSION }).catch(() => {});
-      }, o.wakeIntervalMs);
+      wakeTimer = setInterval(() => void wake(), o.wakeIntervalMs);
     } else if (knownQueued <= 0 && wakeTimer) {
       clearInterval(wakeTimer);
       wakeTimer = undefined;
@@ -218,7 +226,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     void post({ type: 'sw-outbox/online', v: PROTOCOL_VERSION }).catch(() => {});
   };
   const onVisible = (): void => {
-    if (document.visibilityState === 'visible') void post({ type: 'sw-outbox/wake', v: PROTOCOL_VERSION }).catch(() => {});
+    if (document.visibilityState === 'visible') void wake();
   };
 
   if (container) {
@@ -228,8 +236,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
   if (typeof window !== 'undefined') window.addEventListener('online', onOnline);
   if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisible);
-  // Register now, so a first visit gets its worker as early as possible.
-  void resolveTarget().catch(() => {});
+  // Register now, so a first visit gets its worker as early as possible; then wake it.
+  // A worker without a fetch handler is not started by page loads, so after a browser
+  // restart nothing else would resume a backlog until Background Sync's next retry.
+  void wake();
 
   const dispatcher: Dispatcher = {
     dispatchEvent(event, callback) {

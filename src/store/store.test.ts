@@ -494,12 +494,10 @@ describe('persistence, clear and upgrades', () => {
     const { store, name } = setup();
     await store.enqueue([rec('a')], ROOMY); // the connection is open now
 
-    let blocked = false;
+    // `blocked` may fire (our close runs a microtask after versionchange); what matters is
+    // that the open then succeeds instead of waiting forever (the test would time out).
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const req = indexedDB.open(name, DB_VERSION + 1);
-      req.onblocked = () => {
-        blocked = true;
-      };
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
     });
@@ -518,9 +516,6 @@ describe('persistence, clear and upgrades', () => {
     } finally {
       db.close();
     }
-    // `blocked` may or may not fire (our close happens a microtask after versionchange);
-    // either way the open above succeeded, which is what matters.
-    expect(typeof blocked).toBe('boolean');
   });
 });
 

@@ -178,9 +178,9 @@ export function openStore(options: StoreOptions = {}): Store {
         const counters: Counters = { ...ZERO, ...(await meta.get('counters')) };
         const results: unknown[] = [];
         for (const item of batch) results.push(await item.op(tx, counters));
-        batch.forEach((item, i) => item.resolve(results[i]));
         await meta.put(counters, 'counters');
         await tx.done;
+        batch.forEach((item, i) => item.resolve(results[i]));
       } catch (cause) {
         if (tx) {
           // Roll back whatever part of the batch ran; tx.done then rejects, which we own.
