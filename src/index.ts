@@ -5,6 +5,6 @@ export {
   type DispatcherOptions,
   type DispatchResponse,
   type OutboxEvent,
-} from './page/dispatcher';
-export { OutboxError, type OutboxErrorCode } from './errors';
-export type { Stats, OutboxEvents, OutboxEventName, DeliveredDetail, RetryDetail, DeadLetterDetail, DroppedDetail } from './protocol';
+} from './page/dispatcher.js';
+export { OutboxError, type OutboxErrorCode } from './errors.js';
+export type { Stats, OutboxEvents, OutboxEventName, DeliveredDetail, RetryDetail, DeadLetterDetail, DroppedDetail } from './protocol.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OutboxError, type OutboxErrorCode } from './errors';
-import { DEFAULT_MAX_BODY_BYTES, isAllowedEndpoint, parseHttpUrl, serializeParams, utf8Length, validateEvent } from './validate';
+import { OutboxError, type OutboxErrorCode } from './errors.js';
+import { DEFAULT_MAX_BODY_BYTES, isAllowedEndpoint, parseHttpUrl, serializeParams, utf8Length, validateEvent } from './validate.js';
 
 /** Runs `fn`, expecting an OutboxError with `code` whose message mentions every `needle`. */
 function expectOutboxError(fn: () => unknown, code: OutboxErrorCode, ...needles: string[]): OutboxError {

@@ -1,6 +1,6 @@
 // Input checks shared by the page (before anything is posted) and the worker (which
 // trusts nothing that arrives by postMessage). Pure: no DOM, no worker globals.
-import { OutboxError, describe } from './errors';
+import { OutboxError, describe } from './errors.js';
 
 /** Bodies above this are refused (`body-too-large`) unless configured otherwise. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OutboxError } from '../src/errors';
-import { DEFAULTS, optionsFromQuery, resolveOptions } from './options';
+import { OutboxError } from '../src/errors.js';
+import { DEFAULTS, optionsFromQuery, resolveOptions } from './options.js';
 
 function expectInvalidOption(input: unknown, ...needles: string[]): OutboxError {
   let caught: unknown;

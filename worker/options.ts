@@ -1,7 +1,7 @@
 // installOutbox's options: one public all-optional type with documented defaults, one
 // defaults object, one normalise-and-validate step. Internals see a complete shape.
-import { OutboxError, describe } from '../src/errors';
-import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../src/validate';
+import { OutboxError, describe } from '../src/errors.js';
+import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../src/validate.js';
 
 export interface OutboxOptions {
   /**

@@ -1,9 +1,9 @@
 // Wires service-worker events to the store and the flusher. Listeners are added
 // synchronously when installOutbox() is called (call it at the top level of the worker
 // script), and every piece of async work is kept alive with waitUntil().
-import { type Flusher, createFlusher } from '../src/delivery/flusher';
-import { createSender } from '../src/delivery/send';
-import { OutboxError } from '../src/errors';
+import { type Flusher, createFlusher } from '../src/delivery/flusher.js';
+import { createSender } from '../src/delivery/send.js';
+import { OutboxError } from '../src/errors.js';
 import {
   type BroadcastMessage,
   type EnqueueResult,
@@ -14,10 +14,10 @@ import {
   type Stats,
   type WireEvent,
   type WorkerReply,
-} from '../src/protocol';
-import { type NewRecord, type Store, openStore } from '../src/store/store';
-import { checkBodySize, isAllowedEndpoint, parseHttpUrl } from '../src/validate';
-import { type OutboxOptions, resolveOptions } from './options';
+} from '../src/protocol.js';
+import { type NewRecord, type Store, openStore } from '../src/store/store.js';
+import { checkBodySize, isAllowedEndpoint, parseHttpUrl } from '../src/validate.js';
+import { type OutboxOptions, resolveOptions } from './options.js';
 
 /** The tag of this library's Background Sync registration (namespaced). */
 export const SYNC_TAG = 'sw-outbox:deliver';

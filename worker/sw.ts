@@ -2,8 +2,8 @@
 // in the query string, e.g.
 //   createDispatcher({ serviceWorker: '/sw.js?endpoints=https://logx.optimizely.com' })
 // Invalid options make the script throw, so the registration fails loudly.
-import { installOutbox } from './outbox';
-import { optionsFromQuery } from './options';
+import { installOutbox } from './outbox.js';
+import { optionsFromQuery } from './options.js';
 
 declare const self: ServiceWorkerGlobalScope;
 

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol';
-import { type EnqueueLimits, type NewRecord, type QueuedRecord, type Store, openStore } from '../store/store';
-import { type BlockReason, type Flusher, createFlusher } from './flusher';
-import type { SendResult } from './policy';
-import type { Sendable } from './send';
+import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
+import { type EnqueueLimits, type NewRecord, type QueuedRecord, type Store, openStore } from '../store/store.js';
+import { type BlockReason, type Flusher, createFlusher } from './flusher.js';
+import type { SendResult } from './policy.js';
+import type { Sendable } from './send.js';
 
 const T0 = 1_700_000_000_000;
 const URL_ = 'https://collector.example/v1/events';

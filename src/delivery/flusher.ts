@@ -10,10 +10,10 @@
 //   lives; the schedule itself is persisted, so a worker that dies loses only the timer.
 //   (No waitUntil() is held open waiting for retries: an event kept open for minutes
 //   holds up browser shutdown and is cut short by the browser anyway.)
-import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol';
-import type { QueuedRecord, Settlement, Store } from '../store/store';
-import { type BackoffOptions, type Decision, backoffDelay, decide } from './policy';
-import type { Sender } from './send';
+import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
+import type { QueuedRecord, Settlement, Store } from '../store/store.js';
+import { type BackoffOptions, type Decision, backoffDelay, decide } from './policy.js';
+import type { Sender } from './send.js';
 
 export interface FlusherOptions {
   store: Store;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BackoffOptions, backoffDelay, classifyStatus, decide, parseRetryAfter } from './policy';
+import { type BackoffOptions, backoffDelay, classifyStatus, decide, parseRetryAfter } from './policy.js';
 
 const B: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
 const zero = () => 0;

@@ -1,5 +1,5 @@
 // One HTTP attempt for one stored event. Never throws: every outcome is a SendResult.
-import type { SendResult } from './policy';
+import type { SendResult } from './policy.js';
 
 export interface SendOptions {
   credentials: RequestCredentials;
@@ -37,7 +37,9 @@ export function createSender(
         body: event.body,
         credentials: options.credentials,
         mode: 'cors',
-        cache: 'no-store',
+        // No `cache` option: POSTs are not cached anyway, and Chromium 156 crashes its
+        // browser process (SIGTRAP) when a worker is stopped with a `cache: 'no-store'`
+        // fetch in flight (seen in e2e/delivery.spec.ts "worker killed repeatedly").
         redirect: 'follow',
         signal: controller.signal,
       });

@@ -6,7 +6,7 @@
 //   again with the same ids; the store keeps one copy per id, so a resend cannot
 //   duplicate an event.
 import { Workbox, messageSW } from 'workbox-window';
-import { OutboxError, type OutboxErrorCode, describe } from '../errors';
+import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import {
   type BroadcastMessage,
   type EnqueueResult,
@@ -17,8 +17,8 @@ import {
   type Stats,
   type WireEvent,
   type WorkerReply,
-} from '../protocol';
-import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl, serializeParams, validateEvent } from '../validate';
+} from '../protocol.js';
+import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl, serializeParams, validateEvent } from '../validate.js';
 
 export interface DispatcherOptions {
   /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { OutboxError } from '../errors';
-import { DB_VERSION, type EnqueueLimits, type NewRecord, type Store, openStore } from './store';
+import { OutboxError } from '../errors.js';
+import { DB_VERSION, type EnqueueLimits, type NewRecord, type Store, openStore } from './store.js';
 
 const T0 = 1_700_000_000_000;
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };

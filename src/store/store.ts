@@ -10,8 +10,8 @@
 // - Counters (queued, delivered, ...) are updated in the same transaction as the records
 //   they count, so they cannot drift from the data.
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import type { Hold } from '../delivery/policy';
-import { OutboxError } from '../errors';
+import type { Hold } from '../delivery/policy.js';
+import { OutboxError } from '../errors.js';
 
 export const DB_NAME = 'sw-outbox';
 export const DB_VERSION = 1;
