@@ -1,18 +1,29 @@
 // @ts-check
-// Builds the demo page into demo/dist. Called by `node scripts/build.mjs --demo` after the
+// Builds the demo PWA into demo/dist. Called by `node scripts/build.mjs --demo` after the
 // library build; runs on its own too (`node demo/build.mjs`) when dist/ is already built.
 //
-// The page uses the *built* package (dist/index.js), the way an app would. demo/main.ts
-// imports '../src/index' so that `tsc -p tsconfig.json` type-checks it without a build;
-// the plugin below swaps that module for dist/index.js at bundle time.
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+// 1. The page (index.html → assets/*), with public/ (manifest, SVG icon) copied as is.
+// 2. The PNG icons, drawn by icons.mjs.
+// 3. The service worker (worker/sw.ts): bundled into one classic script, then
+//    workbox-build's injectManifest writes the precache manifest of everything above
+//    into it, as demo/dist/sw.js.
+//
+// Page and worker use the *built* package (dist/index.js, dist/worker.js), the way an
+// app would. demo/main.ts imports '../src/index' and demo/worker/sw.ts imports
+// 'sw-outbox/worker' (mapped to the source by demo/worker/tsconfig.json), so both
+// type-check without a build; the plugin below swaps in the built files at bundle time.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'vite';
+import { injectManifest } from 'workbox-build';
+import { icons } from './icons.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const distIndex = resolve(root, 'dist/index.js');
+const outDir = resolve(here, 'dist');
+const built = { page: resolve(root, 'dist/index.js'), worker: resolve(root, 'dist/worker.js') };
 const srcIndex = resolve(root, 'src/index.ts');
 
 /** @returns {import('vite').Plugin} */
@@ -21,30 +32,77 @@ function useBuiltPackage() {
     name: 'sw-outbox-demo:use-built-package',
     enforce: 'pre',
     async resolveId(source, importer, options) {
-      if (source === 'sw-outbox') return distIndex;
+      if (source === 'sw-outbox') return built.page;
+      if (source === 'sw-outbox/worker') return built.worker;
       if (!importer || !source.includes('src/index')) return null;
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
-      return resolved && resolve(resolved.id) === srcIndex ? distIndex : null;
+      return resolved && resolve(resolved.id) === srcIndex ? built.page : null;
     },
   };
 }
 
-export async function buildDemo() {
-  if (!existsSync(distIndex)) throw new Error(`demo: ${distIndex} is missing; run node scripts/build.mjs first`);
+/** The page: index.html and what it imports, plus public/. */
+async function buildPage() {
   await build({
     logLevel: 'warn',
     configFile: false,
     root: here,
-    resolve: { alias: { 'sw-outbox': distIndex } },
     plugins: [useBuiltPackage()],
     build: {
-      outDir: resolve(here, 'dist'),
+      outDir,
       emptyOutDir: true,
       sourcemap: true,
       target: 'es2022',
+      // The Optimizely SDK is most of the bundle; it is one file on purpose (precached).
+      chunkSizeWarningLimit: 1024,
     },
   });
-  console.log('built demo/dist');
+  for (const [name, png] of Object.entries(icons())) writeFileSync(join(outDir, name), png);
+}
+
+/** The service worker: one classic script (module workers are not everywhere yet). */
+async function buildWorker() {
+  const temp = mkdtempSync(join(tmpdir(), 'sw-outbox-demo-sw-'));
+  try {
+    await build({
+      logLevel: 'warn',
+      configFile: false,
+      root: here,
+      plugins: [useBuiltPackage()],
+      // Workbox's modules keep their dev-only logging behind this check.
+      define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+      build: {
+        outDir: temp,
+        emptyOutDir: false,
+        sourcemap: true,
+        target: 'es2020',
+        minify: true,
+        lib: { entry: resolve(here, 'worker/sw.ts'), formats: ['iife'], name: 'swOutboxDemo', fileName: () => 'sw.js' },
+      },
+    });
+    const { count, size, warnings } = await injectManifest({
+      swSrc: join(temp, 'sw.js'),
+      swDest: join(outDir, 'sw.js'),
+      globDirectory: outDir,
+      globPatterns: ['**/*.{html,js,css,webmanifest,svg,png}'],
+      globIgnores: ['**/*.map'],
+      // Vite puts a content hash in every file name under assets/: no revision needed.
+      dontCacheBustURLsMatching: /^assets\//,
+    });
+    for (const warning of warnings) console.warn(`demo: workbox-build: ${warning}`);
+    return { count, size };
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+export async function buildDemo() {
+  for (const file of Object.values(built)) {
+    if (!existsSync(file)) throw new Error(`demo: ${file} is missing; run node scripts/build.mjs first`);
+  }
+  await buildPage();
+  const { count, size } = await buildWorker();
+  console.log(`built demo/dist (service worker precaches ${count} files, ${(size / 1024).toFixed(0)} KiB)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

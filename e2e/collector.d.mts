@@ -1,16 +1,34 @@
+export type MixChoice = 'ok' | 's500' | 's502' | 's503' | 'r429' | 'r503date' | 'hang' | 'reset' | 'resetHeaders' | 'slow' | 'refuse';
+export type MixWeights = Partial<Record<MixChoice, number>>;
 export type Mode =
   | { kind: 'up' }
   | { kind: 'down' }
   | { kind: 'hang' }
-  | { kind: 'reset' }
+  /** Per request: a TCP reset as soon as the request arrives, no response. */
+  | { kind: 'refuse' }
+  /**
+   * Mid-response reset. `after: 'status-line'` (default): a partial head, then a TCP RST
+   * (the client sees a network error). `after: 'headers'`: the full head with `status`
+   * (default 200) and part of the body, then a TCP RST (the client has the status).
+   */
+  | { kind: 'reset'; after?: 'status-line' | 'headers'; status?: number }
   | { kind: 'slow'; ms: number }
-  | { kind: 'status'; status: number; retryAfter?: string };
+  | { kind: 'status'; status: number; retryAfter?: string }
+  /** A seeded random choice per request; the same seed gives the same sequence. `slowMs`: [min, max] of 'slow'. */
+  | { kind: 'mix'; seed: number; weights?: MixWeights; slowMs?: [number, number] };
 export interface Reply {
   status?: number;
   retryAfter?: string;
+  /** Send `Retry-After` as an HTTP date this many ms after the answer. */
+  retryAfterDateInMs?: number;
   delayMs?: number;
   hang?: boolean;
-  reset?: boolean;
+  /** true: partial head then reset; 'headers': full head (`status`) and part of the body, then reset. */
+  reset?: boolean | 'headers';
+  /** Reset the socket as soon as the request arrives. */
+  refuse?: boolean;
+  /** A label logged with the request. */
+  fault?: string;
 }
 export interface LoggedRequest {
   at: number;
@@ -18,8 +36,15 @@ export interface LoggedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
-  status: number | 'hang' | 'reset';
+  /** A number when a status line was sent in full (even if the body was then cut). */
+  status: number | 'hang' | 'reset' | 'refused';
   cookie: string | undefined;
+  /** Which fault produced this answer (a mix choice, or 'hang' | 'reset' | 'resetHeaders' | 'slow' | 'refuse'). */
+  fault?: string;
+  /** When the response was finished (handed to the OS in full). */
+  answeredAt?: number;
+  /** The connection closed before the response was finished: the client cannot know the outcome. */
+  aborted?: boolean;
 }
 export interface Collector {
   port: number;
@@ -29,7 +54,14 @@ export interface Collector {
   setMode(mode: Mode): Promise<void>;
   script(replies: Reply[]): void;
   delivered(): string[];
+  /** POSTs received whose response is neither finished nor abandoned, now. */
+  pending(): number;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
+export const MIX_DEFAULT_WEIGHTS: Readonly<Record<MixChoice, number>>;
+/** A small deterministic PRNG: uniform numbers in [0, 1); the same seed gives the same sequence. */
+export function mulberry32(seed: number): () => number;
+/** The mix as a pure sequence: the n-th call gives the n-th request's reply. */
+export function mixSequence(seed: number, weights?: MixWeights, slowMs?: [number, number]): () => Reply & { fault: MixChoice };
 export function startCollector(options?: { host?: string; port?: number }): Promise<Collector>;

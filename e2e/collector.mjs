@@ -3,26 +3,134 @@
 // (and the demo's collector). Fault injection per collector and per request:
 //   setMode({kind: 'up'})                                  200 to every POST
 //   setMode({kind: 'status', status: 503, retryAfter: '2'}) that status to every POST
-//   setMode({kind: 'down'})                                refuse connections (socket closed)
+//   setMode({kind: 'down'})                                refuse connections (server closed)
+//   setMode({kind: 'refuse'})                              per request: reset the socket as soon
+//                                                          as the request arrives, no response
+//                                                          (a listening server cannot refuse a
+//                                                          single request; this is the closest)
 //   setMode({kind: 'slow', ms: 200})                       answer 200 after a delay
 //   setMode({kind: 'hang'})                                never answer
-//   setMode({kind: 'reset'})                               destroy the connection mid-request
+//   setMode({kind: 'reset'})                               reset the connection mid-response: the
+//                                                          request is read, a partial status line
+//                                                          and headers go out, then a TCP RST (the
+//                                                          client sees a network error)
+//   setMode({kind: 'reset', after: 'headers', status: 200}) full headers with that status and part
+//                                                          of the body, then a TCP RST (the client
+//                                                          has the status; its body read fails)
+//   setMode({kind: 'mix', seed: 7, weights?: {...}})       a seeded random choice per request among
+//                                                          all of the above (see MIX_DEFAULT_WEIGHTS);
+//                                                          the same seed gives the same sequence
 //   script([{status: 503}, {status: 503}])                 the next POSTs get these, in order
+//
+// Each logged request says what it got (`status`: a number when a status line was sent
+// in full, else 'hang' | 'reset' | 'refused'), which fault produced it (`fault`), when
+// the response was finished (`answeredAt`), and whether the client went away before the
+// response was finished (`aborted`: the client timed out, was killed, went offline).
 import { createServer } from 'node:http';
 
 /**
- * @typedef {{kind: 'up'} | {kind: 'down'} | {kind: 'hang'} | {kind: 'reset'}
- *   | {kind: 'slow', ms: number} | {kind: 'status', status: number, retryAfter?: string}} Mode
- * @typedef {{status?: number, retryAfter?: string, delayMs?: number, hang?: boolean, reset?: boolean}} Reply
+ * @typedef {'ok' | 's500' | 's502' | 's503' | 'r429' | 'r503date' | 'hang' | 'reset' | 'resetHeaders' | 'slow' | 'refuse'} MixChoice
+ * @typedef {Partial<Record<MixChoice, number>>} MixWeights
+ * @typedef {{kind: 'up'} | {kind: 'down'} | {kind: 'hang'} | {kind: 'refuse'}
+ *   | {kind: 'reset', after?: 'status-line' | 'headers', status?: number}
+ *   | {kind: 'slow', ms: number} | {kind: 'status', status: number, retryAfter?: string}
+ *   | {kind: 'mix', seed: number, weights?: MixWeights, slowMs?: [number, number]}} Mode
+ * @typedef {{status?: number, retryAfter?: string, retryAfterDateInMs?: number, delayMs?: number, hang?: boolean,
+ *   reset?: boolean | 'headers', refuse?: boolean, fault?: string}} Reply
+ *   retryAfterDateInMs: send `Retry-After` as an HTTP date that many ms after the answer.
  * @typedef {{at: number, method: string, path: string, headers: import('node:http').IncomingHttpHeaders,
- *   body: string, status: number | 'hang' | 'reset', cookie: string | undefined}} LoggedRequest
+ *   body: string, status: number | 'hang' | 'reset' | 'refused', cookie: string | undefined,
+ *   fault?: string, answeredAt?: number, aborted?: boolean}} LoggedRequest
  */
+
+/** Default weights of the mix (relative; a choice left out of `weights` keeps its default). */
+export const MIX_DEFAULT_WEIGHTS = Object.freeze({
+  ok: 45, // 200
+  s500: 4,
+  s502: 4,
+  s503: 4,
+  r429: 4, // 429, Retry-After: 1 (seconds)
+  r503date: 3, // 503, Retry-After: an HTTP date 1–2 s ahead
+  hang: 4, // never answer (the client's timeout aborts)
+  reset: 5, // partial status line, then TCP RST
+  resetHeaders: 4, // 200 headers and part of the body, then TCP RST
+  slow: 12, // 200 after a delay drawn from slowMs
+  refuse: 5, // TCP RST as soon as the request arrives
+});
+
+/**
+ * mulberry32: a small, fast, deterministic PRNG. The same seed gives the same sequence.
+ * @param {number} seed @returns {() => number} uniform in [0, 1)
+ */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The mix as a pure sequence: the n-th call gives the n-th request's reply.
+ * @param {number} seed @param {MixWeights} [weights] @param {[number, number]} [slowMs]
+ * @returns {() => Reply & {fault: MixChoice}}
+ */
+export function mixSequence(seed, weights = {}, slowMs = [100, 2500]) {
+  const random = mulberry32(seed);
+  /** @type {[MixChoice, number][]} */
+  const table = /** @type {[MixChoice, number][]} */ (Object.entries({ ...MIX_DEFAULT_WEIGHTS, ...weights })).filter(([, w]) => w > 0);
+  const total = table.reduce((sum, [, w]) => sum + w, 0);
+  if (!(total > 0)) throw new Error('collector: mix weights must have a positive total');
+  return () => {
+    let x = random() * total;
+    let choice = table[table.length - 1]?.[0] ?? 'ok';
+    for (const [name, w] of table) {
+      if (x < w) {
+        choice = name;
+        break;
+      }
+      x -= w;
+    }
+    // Always draw the second number, so the sequence of choices does not depend on them.
+    const extra = random();
+    switch (choice) {
+      case 's500':
+        return { fault: choice, status: 500 };
+      case 's502':
+        return { fault: choice, status: 502 };
+      case 's503':
+        return { fault: choice, status: 503 };
+      case 'r429':
+        return { fault: choice, status: 429, retryAfter: '1' };
+      case 'r503date':
+        // The date is computed when the answer goes out, not when it was drawn.
+        return { fault: choice, status: 503, retryAfterDateInMs: 1000 + Math.round(extra * 1000) };
+      case 'hang':
+        return { fault: choice, hang: true };
+      case 'reset':
+        return { fault: choice, reset: true };
+      case 'resetHeaders':
+        return { fault: choice, reset: 'headers', status: 200 };
+      case 'slow':
+        return { fault: choice, status: 200, delayMs: Math.round(slowMs[0] + extra * (slowMs[1] - slowMs[0])) };
+      case 'refuse':
+        return { fault: choice, refuse: true };
+      default:
+        return { fault: 'ok', status: 200 };
+    }
+  };
+}
 
 /** @param {{host?: string, port?: number}} [options] */
 export async function startCollector(options = {}) {
   const host = options.host ?? '127.0.0.1';
   /** @type {Mode} */
   let mode = { kind: 'up' };
+  /** @type {(() => Reply) | undefined} */
+  let mix;
   /** @type {Reply[]} */
   let scripted = [];
   /** @type {LoggedRequest[]} */
@@ -31,6 +139,8 @@ export async function startCollector(options = {}) {
   const sockets = new Set();
   /** @type {Set<import('node:http').ServerResponse>} */
   const hanging = new Set();
+  /** POSTs received whose response is neither finished nor abandoned. */
+  let open = 0;
 
   const server = createServer((req, res) => {
     const origin = req.headers.origin;
@@ -52,26 +162,65 @@ export async function startCollector(options = {}) {
       res.end();
       return;
     }
+    /** @type {Reply} */
+    const reply = scripted.shift() ?? (mode.kind === 'mix' && mix ? mix() : fromMode(mode));
+    const socket = req.socket;
+    if (reply.refuse) {
+      log.push({
+        at: Date.now(),
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: '',
+        status: 'refused',
+        cookie: req.headers.cookie,
+        fault: reply.fault ?? 'refuse',
+        aborted: true,
+      });
+      resetSocket(socket);
+      return;
+    }
+    open++;
+    let settled = false;
+    /** @type {LoggedRequest | undefined} */
+    let entry;
+    const settle = (/** @type {boolean} */ finished) => {
+      if (settled) return;
+      settled = true;
+      open--;
+      if (entry) {
+        if (finished) entry.answeredAt = Date.now();
+        else entry.aborted = true;
+      }
+    };
+    res.on('finish', () => settle(true));
+    res.on('close', () => settle(false));
     /** @type {Buffer[]} */
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      /** @type {Reply} */
-      const reply = scripted.shift() ?? fromMode(mode);
-      /** @type {LoggedRequest} */
-      const entry = {
+      const resetKind = reply.reset === 'headers' ? 'headers' : reply.reset ? 'status-line' : undefined;
+      entry = {
         at: Date.now(),
         method: req.method ?? '',
         path: req.url ?? '',
         headers: req.headers,
         body,
-        status: reply.hang ? 'hang' : reply.reset ? 'reset' : (reply.status ?? 200),
+        status: reply.hang ? 'hang' : resetKind === 'status-line' ? 'reset' : (reply.status ?? 200),
         cookie: req.headers.cookie,
       };
+      if (reply.fault) entry.fault = reply.fault;
+      else if (reply.hang) entry.fault = 'hang';
+      else if (resetKind) entry.fault = resetKind === 'headers' ? 'resetHeaders' : 'reset';
+      else if (reply.delayMs) entry.fault = 'slow';
       log.push(entry);
-      if (reply.reset) {
-        req.socket.destroy();
+      if (settled) entry.aborted = true; // the client left while sending
+      if (resetKind === 'status-line') {
+        // Mid-response: part of a head that never completes, then a reset. (A FIN here
+        // would let a lenient client take the truncated head as a response.)
+        socket.write(`HTTP/1.1 ${reply.status ?? 200} OK\r\ncontent-type: text/pl`, () => setTimeout(() => resetSocket(socket), 20));
+        entry.aborted = true;
         return;
       }
       if (reply.hang) {
@@ -80,9 +229,19 @@ export async function startCollector(options = {}) {
         return;
       }
       const send = () => {
+        if (res.destroyed || res.writableEnded) return;
         /** @type {Record<string, string>} */
         const headers = { ...cors, 'content-type': 'text/plain' };
         if (reply.retryAfter !== undefined) headers['retry-after'] = reply.retryAfter;
+        else if (reply.retryAfterDateInMs !== undefined) headers['retry-after'] = new Date(Date.now() + reply.retryAfterDateInMs).toUTCString();
+        if (resetKind === 'headers') {
+          // Mid-response: the whole head and part of the body, then a reset.
+          headers['content-length'] = '64';
+          res.writeHead(reply.status ?? 200, headers);
+          res.flushHeaders();
+          res.write('partial', () => setTimeout(() => resetSocket(socket), 50));
+          return;
+        }
         res.writeHead(reply.status ?? 200, headers);
         res.end('ok');
       };
@@ -127,26 +286,32 @@ export async function startCollector(options = {}) {
     log,
     /** @param {Mode} next */
     async setMode(next) {
+      if (next.kind === 'mix') mix = mixSequence(next.seed, next.weights, next.slowMs);
       if (next.kind === 'down') await stopListening();
       else if (!listening) {
         await listen(port);
         listening = true;
       }
       mode = next;
-      if (next.kind !== 'hang') for (const res of hanging) res.destroy();
+      if (next.kind !== 'hang' && next.kind !== 'mix') for (const res of hanging) res.destroy();
     },
     /** @param {Reply[]} replies */
     script(replies) {
       scripted = [...replies];
     },
-    /** Bodies of the POSTs answered 2xx. */
+    /** Bodies of the POSTs answered 2xx (a status line sent in full, even if the body was then cut). */
     delivered() {
       return log.filter((r) => typeof r.status === 'number' && r.status >= 200 && r.status < 300).map((r) => r.body);
+    },
+    /** How many POSTs are open now: received, response neither finished nor abandoned. */
+    pending() {
+      return open;
     },
     reset() {
       log.length = 0;
       scripted = [];
       mode = { kind: 'up' };
+      mix = undefined;
       for (const res of hanging) res.destroy();
       if (!listening) return listen(port).then(() => void (listening = true));
       return Promise.resolve();
@@ -156,6 +321,14 @@ export async function startCollector(options = {}) {
       await stopListening();
     },
   };
+}
+
+/** @param {import('node:net').Socket} socket */
+function resetSocket(socket) {
+  if (socket.destroyed) return;
+  // A real TCP RST where Node has it (≥ 16.17 / 18.3); a plain close otherwise.
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 /** @param {Mode} mode @returns {Reply} */
@@ -168,7 +341,9 @@ function fromMode(mode) {
     case 'hang':
       return { hang: true };
     case 'reset':
-      return { reset: true };
+      return mode.after === 'headers' ? { reset: 'headers', status: mode.status ?? 200 } : { reset: true, status: mode.status };
+    case 'refuse':
+      return { refuse: true };
     default:
       return { status: 200 };
   }

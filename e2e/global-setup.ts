@@ -1,5 +1,6 @@
 // Builds the package (dist/) and the harness page that imports it, once per run.
 import { execFileSync } from 'node:child_process';
+import { renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -10,11 +11,15 @@ export default async function globalSetup(): Promise<void> {
   if (!process.env.SW_OUTBOX_SKIP_BUILD) {
     execFileSync(process.execPath, [resolve(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
   }
+  // Built beside and swapped in, so a run in progress never sees it half-built.
+  const out = resolve(root, `e2e/.app-tmp-${process.pid}`);
   await build({
     logLevel: 'warn',
     configFile: false,
     root: resolve(root, 'e2e/app'),
     resolve: { alias: { 'sw-outbox': resolve(root, 'dist/index.js') } },
-    build: { outDir: resolve(root, 'e2e/.app'), emptyOutDir: true, sourcemap: true, minify: false },
+    build: { outDir: out, emptyOutDir: true, sourcemap: true, minify: false },
   });
+  rmSync(resolve(root, 'e2e/.app'), { recursive: true, force: true });
+  renameSync(out, resolve(root, 'e2e/.app'));
 }

@@ -1,7 +1,7 @@
 // npm run build: the library (dist/index.js, dist/worker.js), the ready-made service
 // worker (dist/sw.js), and type declarations (dist/types). With --demo, also the demo.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -9,10 +9,13 @@ import { build } from 'vite';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = { logLevel: 'warn' };
 
-rmSync(resolve(root, 'dist'), { recursive: true, force: true });
+// Build beside dist/ and swap it in at the end, so a server or test reading dist/
+// never sees it half-built.
+const out = `.dist-tmp-${process.pid}`;
+rmSync(resolve(root, out), { recursive: true, force: true });
 
 // 1. The library, as a user's bundler will consume it.
-await build({ ...quiet, root, configFile: resolve(root, 'vite.config.ts') });
+await build({ ...quiet, root, configFile: resolve(root, 'vite.config.ts'), build: { outDir: out } });
 
 // 2. The ready-made worker: one classic script (module service workers are not
 //    everywhere yet), dependencies inlined, minified.
@@ -21,7 +24,7 @@ await build({
   root,
   configFile: false,
   build: {
-    outDir: 'dist',
+    outDir: out,
     emptyOutDir: false,
     sourcemap: true,
     target: 'es2020',
@@ -32,9 +35,12 @@ await build({
 
 // 3. Declarations, from both programs (page/DOM and worker/WebWorker).
 const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
-const emit = ['--noEmit', 'false', '--emitDeclarationOnly', '--declaration', '--declarationMap', 'false', '--sourceMap', 'false', '--outDir', 'dist/types', '--rootDir', '.'];
+const emit = ['--noEmit', 'false', '--emitDeclarationOnly', '--declaration', '--declarationMap', 'false', '--sourceMap', 'false', '--outDir', `${out}/types`, '--rootDir', '.'];
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
 execFileSync(process.execPath, [tsc, '-p', 'worker/tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
+
+rmSync(resolve(root, 'dist'), { recursive: true, force: true });
+renameSync(resolve(root, out), resolve(root, 'dist'));
 
 if (process.argv.includes('--demo')) {
   const { buildDemo } = await import('../demo/build.mjs');

@@ -101,10 +101,17 @@ export interface RetryDetail {
   reason: 'server' | 'network' | 'offline' | 'timeout';
   nextAttemptAt: number;
 }
+/**
+ * Why an event went to the dead-letter store: a permanent HTTP status, older than
+ * maxAgeMs, or a stored record that cannot be sent (corrupted, or its URL is not, or no
+ * longer, in the worker's endpoints).
+ */
+export type DeadLetterReason = 'permanent' | 'expired' | 'invalid';
+
 export interface DeadLetterDetail {
   ids: string[];
   status: number;
-  reason: 'permanent' | 'expired';
+  reason: DeadLetterReason;
 }
 export interface DroppedDetail {
   ids: string[];

@@ -94,6 +94,19 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     now: Date.now,
     random: Math.random,
     isOffline,
+    refuse: (record) => {
+      if (typeof record.id !== 'string' || typeof record.body !== 'string' || typeof record.url !== 'string') {
+        return 'corrupted record: id, url and body must be strings';
+      }
+      let url: URL;
+      try {
+        url = parseHttpUrl(record.url, 'stored url');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      if (!isAllowedEndpoint(url, opts.endpoints)) return `${url.href} is not in this outbox's endpoints`;
+      return undefined;
+    },
     onHeld: () => void requestSync(),
     emit: {
       delivered: (d) => broadcast('delivered', d),

@@ -23,6 +23,7 @@ function deferred<T = void>() {
 }
 
 interface SetupOptions {
+  refuse?: (record: QueuedRecord) => string | undefined;
   concurrency?: number;
   pageSize?: number;
   maxAgeMs?: number;
@@ -63,6 +64,7 @@ function setup(options: SetupOptions = {}) {
     now: () => clock.now,
     random: () => 0.5,
     isOffline: () => net.offline,
+    ...(options.refuse ? { refuse: options.refuse } : {}),
     onHeld: (reason) => held.push(reason),
     emit: {
       delivered: (d) => events.delivered.push(d),
@@ -546,5 +548,18 @@ describe('flusher: the breaker backs off on its own count', () => {
     expect(t.flusher.blockedUntil()).toBeGreaterThan(T0);
     t.flusher.unblock(['offline', 'network']);
     expect(t.flusher.blockedUntil()).toBe(0);
+  });
+});
+
+describe('flusher: records that must not be sent', () => {
+  it('dead-letters a refused record as invalid, without sending it, and goes on with the rest', async () => {
+    const t = setup({ refuse: (r) => (r.id === 'bad' ? 'corrupted record' : undefined) });
+    await t.enqueue('a', 'bad', 'c');
+    await t.flusher.kick();
+    expect(t.sentIds()).toEqual(['a', 'c']);
+    expect(t.events.deadLetter).toEqual([{ ids: ['bad'], status: 0, reason: 'invalid' }]);
+    const [dead] = await t.store.deadLetters();
+    expect(dead).toMatchObject({ id: 'bad', reason: 'invalid', detail: 'corrupted record' });
+    expect(await t.store.counters()).toMatchObject({ queued: 0, delivered: 2, deadLettered: 1 });
   });
 });

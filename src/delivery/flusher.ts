@@ -10,7 +10,7 @@
 //   lives; the schedule itself is persisted, so a worker that dies loses only the timer.
 //   (No waitUntil() is held open waiting for retries: an event kept open for minutes
 //   holds up browser shutdown and is cut short by the browser anyway.)
-import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
+import type { DeadLetterDetail, DeadLetterReason, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import type { QueuedRecord, Settlement, Store } from '../store/store.js';
 import { type BackoffOptions, type Decision, backoffDelay, decide } from './policy.js';
 import type { Sender } from './send.js';
@@ -27,6 +27,11 @@ export interface FlusherOptions {
   now: () => number;
   random: () => number;
   isOffline: () => boolean;
+  /**
+   * Why a stored record must not be sent (corrupted, URL not allowed), or undefined.
+   * Checked before every send: records can come from other code writing the same store.
+   */
+  refuse?: (record: QueuedRecord) => string | undefined;
   /** Called when a pass stopped because delivery failed (ask the browser for a wake-up). */
   onHeld(reason: BlockReason): void;
   emit: FlusherEvents;
@@ -140,7 +145,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
   async function sendPage(records: QueuedRecord[], now: number): Promise<boolean> {
     const delivered: { id: string; status: number }[] = [];
     const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
-    const dead: { id: string; status: number; reason: 'permanent' | 'expired' }[] = [];
+    const dead: { id: string; status: number; reason: DeadLetterReason }[] = [];
     const dropped: string[] = [];
     const writes: Promise<unknown>[] = [];
     // Set by the first retryable failure (the latest deadline wins); read after the workers end.
@@ -159,6 +164,12 @@ export function createFlusher(o: FlusherOptions): Flusher {
     const worker = async () => {
       while (next < records.length && !breaker.stop && !stopped) {
         const rec = records[next++]!;
+        const refusal = o.refuse?.(rec);
+        if (refusal !== undefined) {
+          dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
+          record(rec.id, { seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
+          continue;
+        }
         if (now - rec.createdAt > o.maxAgeMs) {
           dead.push({ id: rec.id, status: 0, reason: 'expired' });
           record(rec.id, { seq: rec.seq, kind: 'dead', status: 0, reason: 'expired', tries: rec.tries });
@@ -196,7 +207,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
     for (const status of new Set(delivered.map((x) => x.status))) {
       o.emit.delivered({ ids: delivered.filter((x) => x.status === status).map((x) => x.id), status });
     }
-    for (const reason of ['permanent', 'expired'] as const) {
+    for (const reason of ['permanent', 'expired', 'invalid'] as const) {
       const group = dead.filter((x) => x.reason === reason);
       if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
     }

@@ -243,6 +243,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   const dispatcher: Dispatcher = {
     dispatchEvent(event, callback) {
+      if (callback !== undefined && typeof callback !== 'function') {
+        return Promise.reject(new OutboxError('invalid-event', `callback must be a function, got ${describe(callback)}`));
+      }
       let promise: Promise<DispatchResponse>;
       try {
         checkOpen();
@@ -252,9 +255,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         promise = Promise.reject(error);
       }
       if (callback !== undefined) {
-        if (typeof callback !== 'function') {
-          return Promise.reject(new OutboxError('invalid-event', `callback must be a function, got ${describe(callback)}`));
-        }
         // v3–v5 callers ignore the promise: don't leave it rejected and unhandled.
         promise.catch(() => {});
         promise.then(

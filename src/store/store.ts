@@ -12,6 +12,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Hold } from '../delivery/policy.js';
 import { OutboxError } from '../errors.js';
+import type { DeadLetterReason } from '../protocol.js';
 
 export const DB_NAME = 'sw-outbox';
 export const DB_VERSION = 1;
@@ -38,7 +39,9 @@ export interface QueuedRecord extends NewRecord {
 
 export interface DeadRecord extends QueuedRecord {
   deadAt: number;
-  reason: 'permanent' | 'expired';
+  reason: DeadLetterReason;
+  /** Why, in words, when the status alone does not say. */
+  detail?: string;
   status: number;
 }
 
@@ -72,7 +75,7 @@ type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta')[], 'rea
 export type Settlement =
   | { seq: number; kind: 'delivered' }
   | { seq: number; kind: 'retry'; attempts: number; tries: number; nextAttemptAt: number; hold: Hold; status: number }
-  | { seq: number; kind: 'dead'; status: number; reason: 'permanent' | 'expired'; tries: number };
+  | { seq: number; kind: 'dead'; status: number; reason: DeadLetterReason; tries: number; detail?: string };
 
 export type EnqueueOutcome =
   | { id: string; ok: true; duplicate: boolean }
@@ -304,7 +307,7 @@ export function openStore(options: StoreOptions = {}): Store {
             counters.retried++;
           } else {
             writes.push(queue.delete(s.seq));
-            writes.push(dead.put({ ...record, tries: s.tries, deadAt: now(), reason: s.reason, status: s.status }));
+            writes.push(dead.put({ ...record, tries: s.tries, deadAt: now(), reason: s.reason, status: s.status, ...(s.detail ? { detail: s.detail } : {}) }));
             counters.queued--;
             counters.deadLettered++;
           }
