@@ -298,7 +298,9 @@ export function openStore(options: StoreOptions = {}): Store {
           applied++;
           if (s.kind === 'delivered') {
             writes.push(queue.delete(s.seq));
-            counters.queued--;
+            // Never below zero: a record written by other code (or restored from a
+            // backup) may not have been counted.
+            counters.queued = Math.max(0, counters.queued - 1);
             counters.delivered++;
           } else if (s.kind === 'retry') {
             writes.push(
@@ -308,7 +310,7 @@ export function openStore(options: StoreOptions = {}): Store {
           } else {
             writes.push(queue.delete(s.seq));
             writes.push(dead.put({ ...record, tries: s.tries, deadAt: now(), reason: s.reason, status: s.status, ...(s.detail ? { detail: s.detail } : {}) }));
-            counters.queued--;
+            counters.queued = Math.max(0, counters.queued - 1);
             counters.deadLettered++;
           }
         });
