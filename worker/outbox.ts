@@ -21,6 +21,8 @@ import { type OutboxOptions, resolveOptions } from './options.js';
 
 /** The tag of this library's Background Sync registration (namespaced). */
 export const SYNC_TAG = 'sw-outbox:deliver';
+/** The Web Lock held while a flusher pass runs. */
+export const FLUSH_LOCK = 'sw-outbox:flush';
 /** Most events accepted in one enqueue message. */
 const MAX_EVENTS_PER_MESSAGE = 1000;
 
@@ -94,6 +96,9 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     now: Date.now,
     random: Math.random,
     isOffline,
+    // One flusher at a time per origin: during an update the old worker can still be
+    // in a pass when the new one starts; both sending the same events would duplicate them.
+    exclusive: scope.navigator.locks ? <T>(pass: () => Promise<T>) => scope.navigator.locks.request(FLUSH_LOCK, pass) as Promise<T> : undefined,
     refuse: (record) => {
       if (typeof record.id !== 'string' || typeof record.body !== 'string' || typeof record.url !== 'string') {
         return 'corrupted record: id, url and body must be strings';

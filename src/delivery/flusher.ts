@@ -32,6 +32,12 @@ export interface FlusherOptions {
    * Checked before every send: records can come from other code writing the same store.
    */
   refuse?: (record: QueuedRecord) => string | undefined;
+  /**
+   * Runs a pass exclusively across every context that flushes the same store (an old
+   * and a new worker version during an update, tabs of the no-worker fallback), e.g.
+   * with a Web Lock. Without it, passes are exclusive within this flusher only.
+   */
+  exclusive?: <T>(pass: () => Promise<T>) => Promise<T>;
   /** Called when a pass stopped because delivery failed (ask the browser for a wake-up). */
   onHeld(reason: BlockReason): void;
   emit: FlusherEvents;
@@ -93,7 +99,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
       const current = waiting;
       waiting = undefined;
       try {
-        await pass();
+        await (o.exclusive ? o.exclusive(pass) : pass());
         current.resolve();
       } catch (error) {
         current.reject(error);
