@@ -166,10 +166,6 @@ test('a Workbox update (waiting worker, messageSkipWaiting) with events queued: 
 });
 
 test('after a Workbox update, the dispatcher made with that Workbox talks to the new worker', async ({ page, site, collector }) => {
-  // Known bug: createDispatcher({serviceWorker: wb}) keeps the ServiceWorker that wb.getSW()
-  // first gave, which is redundant after an update, so every post times out with
-  // `worker-unavailable`. Remove this line with the fix in src/page/dispatcher.ts.
-  test.fail(true, 'the dispatcher follows the first worker of a Workbox, not its registration');
   await openControlled(page, site.origin);
   await updateWorker(page, site);
   const after = await dispatchEvents(page, collector.url, 'after-update', 3);

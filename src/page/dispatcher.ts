@@ -94,8 +94,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!container) throw new OutboxError('worker-unavailable', 'this browser has no service worker API (navigator.serviceWorker)');
       const sw = o.serviceWorker;
       if (isWorkbox(sw)) {
-        const worker = await sw.getSW();
-        return () => worker;
+        // Follow the Workbox's registration, not the worker it first gave: after an update
+        // that worker is redundant, and workbox-window's getSW() stays on it for any update
+        // it deems external (a second one, or one more than a minute after register()).
+        const first = await sw.getSW();
+        const registration = (await container.getRegistrations()).find((r) => [r.installing, r.waiting, r.active].includes(first));
+        if (!registration) return () => first;
+        return () => registration.active ?? registration.waiting ?? registration.installing;
       }
       const registration =
         typeof sw === 'string' || sw instanceof URL

@@ -1,0 +1,275 @@
+// @ts-check
+// The packed install test (npm run test:pack): what a user gets from `npm install sw-outbox`.
+//   1. `npm pack` this package (prepack builds it) into a temp folder;
+//   2. a fresh Vite app in another temp folder installs the tarball and its own tools from
+//      the npm registry (no other network): vite, typescript, workbox-*;
+//   3. the app has its own Workbox worker (injectManifest, precaching) with installOutbox in
+//      it, and a page with createDispatcher; it is built as such apps build (Vite, then
+//      workbox-build injectManifest);
+//   4. a strict tsc (skipLibCheck: false) checks page and worker, with moduleResolution
+//      Bundler and NodeNext;
+//   5. headless Chromium: 10 events dispatched offline are all delivered, once, when the
+//      browser is back online, counted at a local collector.
+// Prints the packed size and the wall times; exits non-zero on any failure.
+// KEEP_PACK_TEST=1 keeps the temp folders.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const started = performance.now();
+const seconds = (/** @type {number} */ since) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
+const step = (/** @type {string} */ what) => console.log(`pack-test: ${what}`);
+
+// The nested npm must not see this run's npm context (npm run sets npm_config_local_prefix
+// to this repo, which would make `npm install` in the app write here).
+const npmEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([key]) =>
+      !key.startsWith('npm_') || /^npm_config_(cache|userconfig|globalconfig|cafile|registry|https?_proxy|proxy|noproxy)$/.test(key),
+  ),
+);
+/**
+ * @param {string[]} args
+ * @param {string} cwd
+ */
+function npm(args, cwd) {
+  return execFileSync('npm', args, { cwd, env: npmEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+}
+
+const work = mkdtempSync(join(tmpdir(), 'sw-outbox-pack-test-'));
+const app = join(work, 'app');
+/** @type {{ close(): Promise<void> }[]} */
+const closers = [];
+let failed = false;
+
+try {
+  // 1. Pack.
+  let t = performance.now();
+  // prepack's build prints to stdout too: the JSON report is the part from its opening `[` line.
+  const packOutput = npm(['pack', '--json', '--pack-destination', work], root);
+  const [packed] = JSON.parse(packOutput.slice(packOutput.search(/^\[$/m)));
+  const tarball = join(work, packed.filename);
+  const files = packed.files.map((/** @type {{path: string}} */ f) => f.path);
+  for (const needed of [
+    'package.json',
+    'README.md',
+    'dist/index.js',
+    'dist/worker.js',
+    'dist/sw.js',
+    'dist/sw.js.map',
+    'dist/types/src/index.d.ts',
+    'dist/types/worker/index.d.ts',
+  ]) {
+    if (!files.includes(needed)) throw new Error(`the tarball lacks ${needed}`);
+  }
+  const stray = files.filter((/** @type {string} */ f) => /^(src|worker|e2e|demo|scripts|test-d)\/|\.test\.|\.spec\./.test(f));
+  if (stray.length) throw new Error(`the tarball ships files users do not need: ${stray.join(', ')}`);
+  step(
+    `packed ${packed.filename}: ${packed.size} B (${(packed.size / 1024).toFixed(1)} KiB), ${packed.unpackedSize} B unpacked, ${packed.entryCount} files (${seconds(t)})`,
+  );
+
+  // 2. A fresh app that installs the tarball.
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeApp(app);
+  t = performance.now();
+  npm(
+    [
+      'install',
+      '--prefix',
+      app,
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      tarball,
+      'vite@^8.3',
+      'typescript@~5.9',
+      'workbox-window@^7.4',
+      'workbox-precaching@^7.4',
+      'workbox-build@^7.4',
+    ],
+    app,
+  );
+  const installTime = seconds(t);
+  step(`npm install in a fresh app: ${installTime}`);
+
+  // 3. The collector first: the app's worker is built with its origin in its allowlist.
+  const { startCollector } = await import(pathToFileURL(join(root, 'e2e/collector.mjs')).href);
+  const { startStaticServer } = await import(pathToFileURL(join(root, 'e2e/static-server.mjs')).href);
+  const collector = await startCollector();
+  closers.push(collector);
+  t = performance.now();
+  execFileSync(process.execPath, ['build.mjs', collector.origin], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });
+  step(`app built with Vite + injectManifest (${seconds(t)})`);
+
+  // 4. Strict tsc, page and worker, Bundler and NodeNext.
+  t = performance.now();
+  const tsc = join(app, 'node_modules/typescript/bin/tsc');
+  for (const config of ['tsconfig.json', 'tsconfig.sw.json', 'tsconfig.nodenext.json', 'tsconfig.sw.nodenext.json']) {
+    try {
+      execFileSync(process.execPath, [tsc, '-p', config], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      throw new Error(`tsc -p ${config} failed:\n${/** @type {{stdout: string}} */ (error).stdout}`);
+    }
+  }
+  step(`strict tsc (skipLibCheck: false) passes for page and worker, Bundler and NodeNext (${seconds(t)})`);
+
+  // 5. Offline → online in headless Chromium.
+  t = performance.now();
+  const server = await startStaticServer({ roots: { '/': join(app, 'dist') } });
+  closers.push(server);
+  const { chromium } = await import(pathToFileURL(join(root, 'node_modules/playwright/index.mjs')).href);
+  const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => !!p && existsSync(p));
+  const browser = await chromium.launch({
+    headless: true,
+    executablePath,
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+  closers.push(browser);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.origin}/`);
+  await page.evaluate(async () => {
+    const worker = (await navigator.serviceWorker.ready).active;
+    if (!worker || worker.state === 'activated') return;
+    await new Promise((ok) => worker.addEventListener('statechange', () => worker.state === 'activated' && ok(undefined)));
+  });
+  await context.setOffline(true);
+  const statuses = await page.evaluate(
+    (url) =>
+      Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          // @ts-expect-error the app's page puts its dispatcher on window
+          window.app.dispatcher.dispatchEvent({ url, httpVerb: 'POST', params: { uuid: `packed-${i}`, n: i } }).then((r) => r.statusCode),
+        ),
+      ),
+    collector.url,
+  );
+  if (statuses.some((/** @type {number} */ s) => s !== 202)) throw new Error(`dispatchEvent statuses while offline: ${statuses}`);
+  await page.waitForTimeout(1000);
+  if (collector.log.length !== 0) throw new Error(`${collector.log.length} requests reached the collector while offline`);
+  await context.setOffline(false);
+  const deadline = Date.now() + 30_000;
+  while (collector.delivered().length < 10 && Date.now() < deadline) await page.waitForTimeout(100);
+  await page.waitForTimeout(300);
+  const uuids = collector.delivered().map((/** @type {string} */ body) => JSON.parse(body).uuid);
+  const expected = Array.from({ length: 10 }, (_, i) => `packed-${i}`);
+  if (uuids.length !== 10 || expected.some((u) => !uuids.includes(u))) {
+    throw new Error(
+      `after going online the collector got ${uuids.length} events (${uuids.join(', ')}), expected each of ${expected.join(', ')} once`,
+    );
+  }
+  // @ts-expect-error the app's page puts its dispatcher on window
+  const stats = await page.evaluate(() => window.app.dispatcher.stats());
+  if (stats.queued !== 0 || stats.delivered !== 10) throw new Error(`stats after delivery: ${JSON.stringify(stats)}`);
+  step(`Chromium: 10 events dispatched offline, 10 delivered once each online (${seconds(t)})`);
+  console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
+} catch (error) {
+  failed = true;
+  const e = /** @type {Error & {stdout?: string, stderr?: string}} */ (error);
+  console.error(`pack-test: FAILED after ${seconds(started)}: ${e.stack ?? e}`);
+  if (e.stdout) console.error(e.stdout);
+  if (e.stderr) console.error(e.stderr);
+} finally {
+  for (const c of closers.reverse()) await c.close().catch(() => {});
+  if (process.env.KEEP_PACK_TEST) console.log(`pack-test: kept ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
+
+/** The consumer app: its own page, worker, build script and tsconfigs. @param {string} dir */
+function writeApp(dir) {
+  /** @type {Record<string, string>} */
+  const files = {
+    'package.json': JSON.stringify({ name: 'sw-outbox-consumer', private: true, type: 'module' }, null, 2),
+    'index.html': `<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8" /><title>consumer</title></head>
+  <body><h1>A Vite app that installed sw-outbox</h1><script type="module" src="/src/main.ts"></script></body>
+</html>
+`,
+    'src/main.ts': `import { createDispatcher, OutboxError, type Dispatcher, type Stats } from 'sw-outbox';
+import { Workbox } from 'workbox-window';
+
+const wb = new Workbox('/sw.js');
+const dispatcher: Dispatcher = createDispatcher({ serviceWorker: wb });
+void wb.register();
+dispatcher.on('delivered', ({ ids, status }) => console.log('delivered', ids.length, status));
+export async function report(): Promise<Stats | string> {
+  try {
+    return await dispatcher.stats();
+  } catch (error) {
+    return error instanceof OutboxError ? error.code : String(error);
+  }
+}
+(window as unknown as { app: { dispatcher: Dispatcher } }).app = { dispatcher };
+`,
+    'src/sw.ts': `import { installOutbox, SYNC_TAG, type OutboxOptions } from 'sw-outbox/worker';
+import { cleanupOutdatedCaches, precacheAndRoute } from 'workbox-precaching';
+
+declare const self: ServiceWorkerGlobalScope;
+declare const __COLLECTOR_ORIGIN__: string;
+
+cleanupOutdatedCaches();
+precacheAndRoute(self.__WB_MANIFEST);
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'SKIP_WAITING') void self.skipWaiting();
+});
+
+const options: OutboxOptions = { endpoints: [__COLLECTOR_ORIGIN__], backoff: { baseMs: 200, maxMs: 2000 } };
+const outbox = installOutbox(options);
+self.addEventListener('sync', (event) => {
+  if ((event as Event & { tag?: string }).tag === SYNC_TAG) void outbox.stats();
+});
+`,
+    // Build the way a Workbox app does: page with Vite, worker with Vite (one classic
+    // script), then injectManifest. The ready-made worker is copied too, as README says.
+    'build.mjs': `import { copyFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { injectManifest } from 'workbox-build';
+
+const collector = process.argv[2];
+await build({ logLevel: 'warn' });
+await build({
+  logLevel: 'warn',
+  publicDir: false,
+  define: { __COLLECTOR_ORIGIN__: JSON.stringify(collector), 'process.env.NODE_ENV': '"production"' },
+  build: { outDir: 'sw-build', emptyOutDir: true, lib: { entry: 'src/sw.ts', formats: ['iife'], name: 'sw', fileName: () => 'sw.js' } },
+});
+const { count, warnings } = await injectManifest({
+  swSrc: 'sw-build/sw.js',
+  swDest: 'dist/sw.js',
+  globDirectory: 'dist',
+  globPatterns: ['**/*.{html,js,css}'],
+});
+if (warnings.length || count < 2) throw new Error('injectManifest: ' + count + ' entries; ' + warnings.join('; '));
+const readyMade = fileURLToPath(import.meta.resolve('sw-outbox/sw.js'));
+mkdirSync('dist/ready-made', { recursive: true });
+copyFileSync(readyMade, 'dist/ready-made/sw.js');
+copyFileSync(readyMade + '.map', 'dist/ready-made/sw.js.map');
+`,
+  };
+  const strict = { strict: true, noUncheckedIndexedAccess: true, skipLibCheck: false, noEmit: true, target: 'ES2022', types: [] };
+  const page = { ...strict, lib: ['ES2022', 'DOM', 'DOM.Iterable'] };
+  const worker = { ...strict, lib: ['ES2022', 'WebWorker'] };
+  const bundler = { module: 'ESNext', moduleResolution: 'Bundler' };
+  const nodenext = { module: 'NodeNext', moduleResolution: 'NodeNext' };
+  files['tsconfig.json'] = JSON.stringify({ compilerOptions: { ...page, ...bundler }, files: ['src/main.ts'] }, null, 2);
+  files['tsconfig.sw.json'] = JSON.stringify({ compilerOptions: { ...worker, ...bundler }, files: ['src/sw.ts'] }, null, 2);
+  files['tsconfig.nodenext.json'] = JSON.stringify({ compilerOptions: { ...page, ...nodenext }, files: ['src/main.ts'] }, null, 2);
+  files['tsconfig.sw.nodenext.json'] = JSON.stringify({ compilerOptions: { ...worker, ...nodenext }, files: ['src/sw.ts'] }, null, 2);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  // Sanity: the files are where the build expects them.
+  if (!readFileSync(join(dir, 'src/sw.ts'), 'utf8').includes('self.__WB_MANIFEST')) throw new Error('app sw.ts lacks self.__WB_MANIFEST');
+}

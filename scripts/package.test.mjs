@@ -1,0 +1,191 @@
+// @ts-check
+// Package quality, checked on the built package (run `npm run build` first):
+//   node --test scripts/package.test.mjs        (npm run test:package)
+// - the exports map: `types` first, every target shipped, "sideEffects": false honest;
+// - browser entries free of Node built-ins; source maps that carry their sources;
+// - the page entry's size budget, bundled as a user's bundler would (Vite, minified, gzip);
+// - every export of `sw-outbox` and `sw-outbox/worker` named in README.md.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'vite';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+/**
+ * Page entry (`createDispatcher` and what it pulls in: workbox-window included),
+ * minified and gzipped (level 9). Measured 4962 B on 2025-11-26; raise it on purpose.
+ */
+const PAGE_BUDGET_GZIP_BYTES = 5632;
+
+/** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
+const browserFiles = () => [
+  'dist/index.js',
+  'dist/worker.js',
+  'dist/sw.js',
+  ...readdirSync(join(root, 'dist/chunks'))
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => `dist/chunks/${f}`),
+];
+
+const read = (/** @type {string} */ file) => readFileSync(join(root, file), 'utf8');
+
+let scratch = '';
+before(() => {
+  assert.ok(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: run `npm run build` first');
+  scratch = mkdtempSync(join(tmpdir(), 'sw-outbox-package-'));
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** `sw-outbox` and `sw-outbox/worker` resolved through the exports map, as a bundler does. */
+function aliases() {
+  return Object.entries(pkg.exports)
+    .filter(([, target]) => typeof target === 'object')
+    .map(([subpath, target]) => ({
+      find: new RegExp(`^${`sw-outbox${subpath.slice(1)}`.replace(/[/.]/g, '\\$&')}$`),
+      replacement: join(root, target.import),
+    }));
+}
+
+/**
+ * Bundles `source` as an app (Vite, production, minified) and returns its JS.
+ * @param {string} name
+ * @param {string} source
+ * @param {import('vite').Plugin[]} [plugins]
+ */
+async function bundle(name, source, plugins = []) {
+  const entry = join(scratch, `${name}.js`);
+  writeFileSync(entry, source);
+  const result = await build({
+    logLevel: 'silent',
+    configFile: false,
+    root: scratch,
+    plugins,
+    resolve: { alias: aliases() },
+    build: { write: false, minify: true, target: 'es2022', modulePreload: false, rollupOptions: { input: entry } },
+  });
+  const outputs = Array.isArray(result) ? result : [result];
+  const chunks = outputs.flatMap((o) => ('output' in o ? o.output : [])).filter((o) => o.type === 'chunk');
+  return chunks.map((c) => c.code).join('\n');
+}
+
+const gzipSize = (/** @type {string} */ code) => gzipSync(code, { level: 9 }).length;
+
+test('exports map: `types` first in every condition, every target shipped', () => {
+  assert.equal(pkg.type, 'module');
+  assert.equal(pkg.sideEffects, false);
+  assert.ok(pkg.files.includes('dist'));
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    if (typeof target === 'string') {
+      assert.ok(existsSync(join(root, target)), `${subpath} → ${target} is not built`);
+      continue;
+    }
+    assert.equal(Object.keys(target)[0], 'types', `exports["${subpath}"]: "types" must come first (TypeScript reads conditions in order)`);
+    for (const [condition, file] of Object.entries(target)) {
+      assert.ok(existsSync(join(root, file)), `exports["${subpath}"].${condition} → ${file} is not built`);
+    }
+  }
+  assert.ok(existsSync(join(root, pkg.types)), `"types": ${pkg.types} is not built`);
+  assert.ok(existsSync(join(root, 'dist/sw.js.map')), 'dist/sw.js.map ships beside the ready-made worker');
+});
+
+test('browser entries import no Node built-ins and read no process.env', () => {
+  const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+  for (const file of browserFiles()) {
+    const code = read(file);
+    const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'`]([^"'`]+)["'`]/g)].map((m) => m[1]);
+    for (const specifier of specifiers) {
+      assert.ok(!specifier.startsWith('node:') && !builtins.has(specifier), `${file} imports the Node built-in "${specifier}"`);
+    }
+    assert.doesNotMatch(code, /\bprocess\.env\b/, `${file} reads process.env (undefined in browsers unless a bundler replaces it)`);
+    assert.doesNotMatch(code, /\b(?:__dirname|__filename)\b|\brequire\s*\(/, `${file} uses CommonJS/Node globals`);
+  }
+});
+
+test('source maps: every browser file links one, and it carries its sources', () => {
+  for (const file of browserFiles()) {
+    const link = read(file).match(/\/\/# sourceMappingURL=(\S+)\s*$/);
+    assert.ok(link, `${file} has no sourceMappingURL comment`);
+    const mapFile = join(dirname(join(root, file)), link[1]);
+    assert.ok(existsSync(mapFile), `${file} links ${link[1]}, which is not built`);
+    const map = JSON.parse(readFileSync(mapFile, 'utf8'));
+    assert.ok(map.sources.length > 0, `${link[1]} lists no sources`);
+    // src/ is not in the package: without sourcesContent the map would point at nothing.
+    assert.equal(map.sourcesContent?.length, map.sources.length, `${link[1]} lacks sourcesContent`);
+  }
+});
+
+test('"sideEffects": false is honest: importing the entries for nothing leaves nothing', async () => {
+  // Ignore the package.json hint: treat every module of ours as having side effects, and
+  // check that tree-shaking still removes all of it (no top-level listeners, globals, calls).
+  // Dependencies (idb, workbox-window) are treated as pure: their own top-level code is
+  // theirs, and it stays out of a bundle unless our surviving code reaches it.
+  const ours = join(root, 'dist');
+  /** @type {import('vite').Plugin} */
+  const assumeSideEffects = {
+    name: 'assume-side-effects',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      if (!resolved) return null;
+      return { ...resolved, moduleSideEffects: resolved.id.startsWith(ours) };
+    },
+  };
+  const code = await bundle('side-effects', "import 'sw-outbox';\nimport 'sw-outbox/worker';\n", [assumeSideEffects]);
+  assert.equal(code.trim(), '', `top-level side effects survive tree-shaking:\n${code.slice(0, 500)}`);
+});
+
+test(`page entry size budget: createDispatcher, bundled and minified, ≤ ${PAGE_BUDGET_GZIP_BYTES} B gzip`, async (t) => {
+  const page = await bundle('page', "import { createDispatcher } from 'sw-outbox';\nglobalThis.createDispatcher = createDispatcher;\n");
+  const worker = await bundle('worker', "import { installOutbox } from 'sw-outbox/worker';\nglobalThis.installOutbox = installOutbox;\n");
+  const sizes = {
+    page: { min: page.length, gzip: gzipSize(page) },
+    worker: { min: worker.length, gzip: gzipSize(worker) },
+    'dist/sw.js': { min: read('dist/sw.js').length, gzip: gzipSize(read('dist/sw.js')) },
+  };
+  for (const [name, s] of Object.entries(sizes)) t.diagnostic(`${name}: ${s.min} B min, ${s.gzip} B min+gzip`);
+  console.log(
+    `page entry (createDispatcher + workbox-window): ${sizes.page.min} B min, ${sizes.page.gzip} B min+gzip (budget ${PAGE_BUDGET_GZIP_BYTES} B)`,
+  );
+  assert.ok(
+    sizes.page.gzip <= PAGE_BUDGET_GZIP_BYTES,
+    `the page entry grew to ${sizes.page.gzip} B min+gzip, over its budget of ${PAGE_BUDGET_GZIP_BYTES} B`,
+  );
+});
+
+test('README.md names every export of sw-outbox and sw-outbox/worker', () => {
+  // Code spans and fenced blocks of the README: an export must appear in one of them.
+  const readme = read('README.md');
+  const code = [...readme.matchAll(/```[\s\S]*?```|`[^`\n]+`/g)].map((m) => m[0]).join('\n');
+  const missing = [];
+  for (const entry of ['src/index.ts', 'worker/index.ts']) {
+    for (const name of exportedNames(read(entry))) {
+      if (!new RegExp(`\\b${name}\\b`).test(code)) missing.push(`${name} (${entry})`);
+    }
+  }
+  assert.deepEqual(missing, [], `README.md does not document: ${missing.join(', ')}`);
+});
+
+/** Names re-exported by an entry file (`export { a, type B } from`, `export type { C } from`). */
+function exportedNames(/** @type {string} */ source) {
+  const names = [];
+  for (const [, list] of source.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}/g)) {
+    for (const item of list.split(',')) {
+      const name = item
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
+      if (name) names.push(name);
+    }
+  }
+  assert.ok(names.length > 0, 'no exports found: has the entry stopped re-exporting?');
+  return names;
+}

@@ -1,0 +1,123 @@
+// Type tests of the page entry, `sw-outbox`: what compiles, and (@ts-expect-error) what
+// must not. Checked by `npm run typecheck:types` against dist/types; nothing here runs.
+import {
+  createDispatcher,
+  type DeadLetterDetail,
+  type DeliveredDetail,
+  type Dispatcher,
+  type DispatcherOptions,
+  type DispatchResponse,
+  type DroppedDetail,
+  OutboxError,
+  type OutboxErrorCode,
+  type OutboxEvent,
+  type OutboxEventName,
+  type OutboxEvents,
+  type RetryDetail,
+  type Stats,
+} from 'sw-outbox';
+import { Workbox } from 'workbox-window';
+import { type Equal, expectType } from './expect.js';
+
+declare const registration: ServiceWorkerRegistration;
+
+// --- createDispatcher: every accepted form of `serviceWorker` -------------------------
+const dispatcher = createDispatcher({ serviceWorker: '/sw.js' });
+expectType<Equal<typeof dispatcher, Dispatcher>>();
+createDispatcher({ serviceWorker: new URL('/sw.js', location.href), scope: '/' });
+createDispatcher({ serviceWorker: new Workbox('/sw.js') });
+createDispatcher({ serviceWorker: registration, ackTimeoutMs: 5000, maxPostAttempts: 2, maxBodyBytes: 1024, wakeIntervalMs: 1000 });
+const options: DispatcherOptions = { serviceWorker: '/sw.js' };
+createDispatcher(options);
+
+// @ts-expect-error serviceWorker is required
+createDispatcher({});
+// @ts-expect-error options are required
+createDispatcher();
+// @ts-expect-error serviceWorker is a URL, a Workbox or a registration, not a number
+createDispatcher({ serviceWorker: 1 });
+// @ts-expect-error unknown option
+createDispatcher({ serviceWorker: '/sw.js', endpoints: ['https://x.example'] });
+// @ts-expect-error ackTimeoutMs is a number
+createDispatcher({ serviceWorker: '/sw.js', ackTimeoutMs: '10s' });
+
+// --- dispatchEvent: Optimizely v6 (promise) and v3–v5 (callback) ----------------------
+const event: OutboxEvent = { url: 'https://logx.optimizely.com/v1/events', httpVerb: 'POST', params: { visitors: [] } };
+expectType<Equal<ReturnType<Dispatcher['dispatchEvent']>, Promise<DispatchResponse>>>();
+void dispatcher.dispatchEvent(event).then((response) => expectType<Equal<typeof response.statusCode, number>>());
+void dispatcher.dispatchEvent(event, (response) => expectType<Equal<typeof response, DispatchResponse>>());
+// @ts-expect-error params is required
+void dispatcher.dispatchEvent({ url: 'https://x.example/', httpVerb: 'POST' });
+// @ts-expect-error url is required
+void dispatcher.dispatchEvent({ httpVerb: 'POST', params: {} });
+// @ts-expect-error the callback takes a {statusCode} object
+void dispatcher.dispatchEvent(event, (status: string) => status);
+
+// The Optimizely SDK's EventDispatcher shapes are satisfied structurally.
+interface SdkV6EventDispatcher {
+  dispatchEvent(event: { url: string; httpVerb: 'POST' | 'GET'; params: unknown }): Promise<{ statusCode?: number }>;
+}
+interface SdkV5EventDispatcher {
+  dispatchEvent(
+    event: { url: string; httpVerb: 'POST' | 'GET'; params: unknown },
+    callback: (response: { statusCode: number }) => void,
+  ): void;
+}
+const asV6: SdkV6EventDispatcher = dispatcher;
+const asV5: SdkV5EventDispatcher = dispatcher;
+void asV6;
+void asV5;
+
+// --- send, flush, stats, clear, close ------------------------------------------------
+expectType<Equal<ReturnType<Dispatcher['send']>, Promise<DispatchResponse>>>();
+void dispatcher.send('https://collector.example/v1/events', { any: ['json', 1, true, null] });
+// @ts-expect-error the URL is required
+void dispatcher.send({ any: 'json' });
+expectType<Equal<ReturnType<Dispatcher['flush']>, Promise<void>>>();
+expectType<Equal<ReturnType<Dispatcher['stats']>, Promise<Stats>>>();
+expectType<Equal<ReturnType<Dispatcher['clear']>, Promise<void>>>();
+expectType<Equal<ReturnType<Dispatcher['close']>, Promise<void>>>();
+declare const stats: Stats;
+expectType<
+  Equal<
+    Pick<Stats, 'queued' | 'deadLettered' | 'dropped' | 'delivered'>,
+    { queued: number; deadLettered: number; dropped: number; delivered: number }
+  >
+>();
+expectType<Equal<typeof stats.nextAttemptAt, number | null>>();
+
+// --- on(name, handler): the detail type follows the name ------------------------------
+const off = dispatcher.on('delivered', (d) => expectType<Equal<typeof d, DeliveredDetail>>());
+expectType<Equal<typeof off, () => void>>();
+dispatcher.on('retry', (d) => expectType<Equal<typeof d, RetryDetail>>());
+dispatcher.on('dead-letter', (d) => expectType<Equal<typeof d, DeadLetterDetail>>());
+dispatcher.on('dropped', (d) => expectType<Equal<typeof d, DroppedDetail>>());
+dispatcher.on('stats', (d) => expectType<Equal<typeof d, Stats>>());
+expectType<Equal<OutboxEventName, keyof OutboxEvents>>();
+expectType<Equal<OutboxEventName, 'delivered' | 'retry' | 'dead-letter' | 'dropped' | 'stats'>>();
+// @ts-expect-error unknown event name
+dispatcher.on('sent', () => {});
+// @ts-expect-error the handler of 'delivered' gets DeliveredDetail, not Stats
+dispatcher.on('delivered', (d: Stats) => d);
+
+// --- errors --------------------------------------------------------------------------
+try {
+  await dispatcher.dispatchEvent(event);
+} catch (error) {
+  if (error instanceof OutboxError) {
+    expectType<Equal<typeof error.code, OutboxErrorCode>>();
+    expectType<Equal<typeof error.name, 'OutboxError'>>();
+    // @ts-expect-error codes are a closed union
+    if (error.code === 'no-such-code') throw error;
+  }
+}
+const code: OutboxErrorCode = 'queue-full';
+// @ts-expect-error not a code
+const notACode: OutboxErrorCode = 'queue-overflow';
+void code;
+void notACode;
+
+// --- the worker entry is not the page's ----------------------------------------------
+// @ts-expect-error installOutbox lives in 'sw-outbox/worker'
+import { installOutbox } from 'sw-outbox';
+void installOutbox;
