@@ -4,12 +4,14 @@
 // public/icon.svg. Browsers want PNG icons of 192 and 512 px to offer "Install".
 import { deflateSync } from 'node:zlib';
 
+/** @type {[number, number, number]} */
 const BLUE = [31, 86, 199];
-const WHITE = [255, 255, 255];
 
 /** Shapes in a unit square, y downwards. Keep in step with public/icon.svg (viewBox 0 0 100 100). */
-const box = (/** @type {number} */ x0, /** @type {number} */ y0, /** @type {number} */ x1, /** @type {number} */ y1) =>
-  (/** @type {number} */ x, /** @type {number} */ y) => x >= x0 && x <= x1 && y >= y0 && y <= y1;
+const box =
+  (/** @type {number} */ x0, /** @type {number} */ y0, /** @type {number} */ x1, /** @type {number} */ y1) =>
+  (/** @type {number} */ x, /** @type {number} */ y) =>
+    x >= x0 && x <= x1 && y >= y0 && y <= y1;
 const glyph = [
   box(0.27, 0.52, 0.34, 0.77), // tray, left side
   box(0.66, 0.52, 0.73, 0.77), // tray, right side
@@ -54,7 +56,8 @@ function pixels(size, { maskable = false } = {}) {
       }
       const i = (py * size + px) * 4;
       const a = mark / Math.max(tile, 1);
-      for (let c = 0; c < 3; c++) out[i + c] = Math.round(BLUE[c] * (1 - a) + WHITE[c] * a);
+      // Blend the tile's blue with the glyph's white.
+      for (const [c, blue] of BLUE.entries()) out[i + c] = Math.round(blue * (1 - a) + 255 * a);
       out[i + 3] = Math.round((255 * tile) / (n * n));
     }
   }
@@ -70,7 +73,7 @@ const CRC_TABLE = Array.from({ length: 256 }, (_, k) => {
 /** @param {Buffer} bytes */
 function crc32(bytes) {
   let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  for (const b of bytes) c = /** @type {number} */ (CRC_TABLE[(c ^ b) & 0xff]) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

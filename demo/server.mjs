@@ -72,7 +72,7 @@ function parseMode(input) {
  * `campaign_activated` for a decision's impression).
  * @param {string} body @returns {{uuid: string, key: string}[]}
  */
-export function eventsOf(body) {
+function eventsOf(body) {
   try {
     const params = JSON.parse(body);
     /** @type {{uuid: string, key: string}[]} */
@@ -99,7 +99,7 @@ const isOk = (status) => typeof status === 'number' && status >= 200 && status <
  * whose uuid had already been accepted marked as duplicates.
  * @param {Collector} collector @param {Mode} mode
  */
-export function collectorReport(collector, mode) {
+function collectorReport(collector, mode) {
   /** @type {Set<string>} */
   const accepted = new Set();
   let duplicates = 0;
@@ -189,7 +189,8 @@ export async function startDemo(options = {}) {
       }
       if (!next) {
         json(res, 400, {
-          error: 'expected a JSON mode: {kind:"up"}, {kind:"down"}, {kind:"hang"}, {kind:"reset"}, {kind:"slow", ms}, {kind:"status", status, retryAfter?}',
+          error:
+            'expected a JSON mode: {kind:"up"}, {kind:"down"}, {kind:"hang"}, {kind:"reset"}, {kind:"slow", ms}, {kind:"status", status, retryAfter?}',
         });
         return true;
       }
@@ -217,7 +218,12 @@ export async function startDemo(options = {}) {
   let site;
   try {
     // /sw.js is demo/dist/sw.js, the demo's own worker (precache + outbox).
-    site = await startWithFallback('page', options.port ?? 5173, (port) => startStaticServer({ port, roots: { '/': pageDir }, routes }), warn);
+    site = await startWithFallback(
+      'page',
+      options.port ?? 5173,
+      (port) => startStaticServer({ port, roots: { '/': pageDir }, routes }),
+      warn,
+    );
   } catch (error) {
     await collector.close();
     throw error;

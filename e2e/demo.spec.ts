@@ -1,0 +1,117 @@
+// The `npm start` demo, driven as a person would: decide a flag, track, break the
+// collector, track, watch the retries, bring it back; go offline, reload (the precached
+// app still loads), track, come back online. The numbers on screen must match the
+// collector's own log, the ground truth.
+import { type Page, expect, test } from '@playwright/test';
+import { buildDemo } from '../demo/build.mjs';
+import { type Demo, startDemo } from '../demo/server.mjs';
+
+test.use({ viewport: { width: 1280, height: 1000 } });
+
+let demo: Demo;
+
+test.beforeAll(async () => {
+  // dist/ was built by the global setup; the demo is built on top of it.
+  await buildDemo();
+  demo = await startDemo({ port: 0, collectorPort: 0 });
+});
+
+test.afterAll(async () => {
+  await demo?.close();
+});
+
+/** Distinct event uuids the collector answered 2xx: what was delivered, duplicates dropped. */
+function deliveredUuids(): Set<string> {
+  const uuids = new Set<string>();
+  for (const r of demo.collector.log) {
+    if (typeof r.status !== 'number' || r.status < 200 || r.status >= 300) continue;
+    for (const v of JSON.parse(r.body).visitors) for (const s of v.snapshots) for (const e of s.events) uuids.add(e.uuid);
+  }
+  return uuids;
+}
+
+const stat = (page: Page, name: string) => page.locator(`[data-stat="${name}"]`);
+const collectorStat = (page: Page, name: string) => page.locator(`[data-collector="${name}"]`);
+
+async function expectScreenMatchesCollector(page: Page, delivered: number): Promise<void> {
+  await expect.poll(() => deliveredUuids().size).toBe(delivered);
+  await expect(stat(page, 'queued')).toHaveText('0');
+  await expect(stat(page, 'delivered')).toHaveText(delivered.toLocaleString('en'));
+  await expect(collectorStat(page, 'distinctUuids')).toHaveText(delivered.toLocaleString('en'));
+  await expect(collectorStat(page, 'duplicates')).toHaveText('0');
+}
+
+test('the demo, driven by hand: outage, retries, recovery, offline reload', async ({ page, context }, testInfo) => {
+  // Nothing may leave 127.0.0.1: no logx.optimizely.com, no datafile CDN, no ODP.
+  const elsewhere: string[] = [];
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.hostname !== '127.0.0.1' && url.protocol !== 'data:') elsewhere.push(request.url());
+  });
+
+  // Short backoff (250 ms doubling to 2 s) so the test sees several retries quickly.
+  await page.goto(`${demo.origin}/?baseMs=250&maxMs=2000`);
+  await expect(page.getByRole('heading', { level: 1, name: 'sw-outbox demo' })).toBeVisible();
+  await expect(page.locator('#status')).toContainText('Ready');
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  await expect(page.locator('#offline-ready')).toHaveText('Works offline');
+
+  // 1. Decide the flag for a user (one impression), track a conversion, then a burst.
+  await expect(page.getByRole('button', { name: 'Decide flag' })).toBeEnabled();
+  // The keyboard works: Enter in the user id field decides.
+  await page.getByLabel('User id').fill('grace');
+  await page.getByLabel('User id').press('Enter');
+  await expect(page.locator('#decision')).toContainText('one_click');
+  await expect(page.locator('#decision')).toContainText('checkout_redesign');
+  await page.getByRole('button', { name: 'Track conversion' }).click();
+  await expect(page.locator('#status')).toContainText('accepted by the outbox (202)');
+  await page.getByRole('button', { name: /^Burst/ }).click();
+  await expect(page.locator('#status')).toContainText('250 events accepted');
+  let expected = 1 + 1 + 250;
+  await expectScreenMatchesCollector(page, expected);
+
+  // 2. The collector goes down: events are still accepted, they queue, and the outbox
+  //    retries with growing delays.
+  await page.getByRole('radio', { name: /^Down/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is down');
+  const track = page.getByRole('button', { name: 'Track conversion' });
+  for (let i = 0; i < 3; i++) await track.click();
+  expected += 3;
+  await expect(stat(page, 'queued')).toHaveText('3');
+  await expect(stat(page, 'nextRetry')).toHaveText(/^in \d+(\.\d)? s$/);
+  const retries = page.locator('#retries li:not(.empty)');
+  await expect.poll(() => retries.count()).toBeGreaterThanOrEqual(3);
+  await expect(retries.first()).toContainText(/#[3-9]/); // attempts in a row, newest first
+  await expect(retries.first()).toContainText(/wait(s|ed) \d/);
+  expect(Number(await stat(page, 'retried').textContent())).toBeGreaterThanOrEqual(3);
+  expect(deliveredUuids().size).toBe(expected - 3);
+
+  // 3. The collector comes back: the next retry delivers them, without a reload or a flush.
+  await page.getByRole('radio', { name: /^Up/ }).check();
+  await expectScreenMatchesCollector(page, expected);
+
+  // 4. Offline: a reload still shows the app (precached), events are accepted and kept.
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1, name: 'sw-outbox demo' })).toBeVisible();
+  await expect(page.locator('#net')).toHaveText('Browser: offline');
+  await expect(page.locator('#status')).toContainText('Ready, offline');
+  await page.getByRole('button', { name: 'Track conversion' }).click();
+  await page.getByRole('button', { name: 'Track conversion' }).click();
+  expected += 2;
+  await expect(stat(page, 'queued')).toHaveText('2');
+  await expect(stat(page, 'nextRetry')).toHaveText('waiting for the network');
+  expect(deliveredUuids().size).toBe(expected - 2);
+
+  // 5. Back online: delivered, and screen and collector agree.
+  await context.setOffline(false);
+  await expect(page.locator('#net')).toHaveText('Browser: online');
+  await expectScreenMatchesCollector(page, expected);
+  expect(elsewhere).toEqual([]);
+
+  // Let the chart take its next sample and the collector table refresh, then keep a picture.
+  await page.waitForTimeout(1200);
+  const screenshot = testInfo.outputPath('demo.png');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  await testInfo.attach('demo', { path: screenshot, contentType: 'image/png' });
+});
