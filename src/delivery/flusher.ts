@@ -217,10 +217,6 @@ export function createFlusher(o: FlusherOptions): Flusher {
       const group = dead.filter((x) => x.reason === reason);
       if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
     }
-    if (retried.length) {
-      const last = retried[retried.length - 1]!.d;
-      o.emit.retry({ ids: retried.map((x) => x.id), status: last.status, reason: last.reason, nextAttemptAt: last.nextAttemptAt });
-    }
     if (dropped.length) o.emit.dropped({ ids: dropped, reason: 'dead-letter-overflow' });
     o.emit.changed();
 
@@ -230,6 +226,14 @@ export function createFlusher(o: FlusherOptions): Flusher {
       const breakerDelay = stop.reason === 'offline' ? 0 : backoffDelay(failedPasses, o.backoff, o.random);
       blockedUntil = Math.max(stop.nextAttemptAt, o.now() + breakerDelay);
       blockReason = stop.reason;
+    }
+    if (retried.length) {
+      const last = retried[retried.length - 1]!.d;
+      // When the next attempt really is: the breaker may hold the queue longer than the event's own schedule.
+      const nextAttemptAt = Math.max(last.nextAttemptAt, stop ? blockedUntil : 0);
+      o.emit.retry({ ids: retried.map((x) => x.id), status: last.status, reason: last.reason, nextAttemptAt });
+    }
+    if (stop) {
       o.onHeld(stop.reason);
       return false;
     }
