@@ -40,7 +40,10 @@ test.describe('bad input', () => {
     // The keeper: accepted, then held by a 503 with a long backoff.
     await collector.setMode({ kind: 'status', status: 503 });
     await app.open(page, { baseMs: 60_000, maxMs: 60_000 });
-    await page.evaluate(({ url, params }) => window.dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params }), { url: collector.url, params: makeParams('keeper') });
+    await page.evaluate(({ url, params }) => window.dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params }), {
+      url: collector.url,
+      params: makeParams('keeper'),
+    });
     await expect.poll(async () => (await stats(page)).retried).toBe(1);
   });
 
@@ -58,25 +61,71 @@ test.describe('bad input', () => {
     ['null params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: null }, cb)", 'invalid-params', 'null', 400],
     ['string params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: 'a=1' }, cb)", 'invalid-params', 'event.params', 400],
     ['number params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: 7 }, cb)", 'invalid-params', '7', 400],
-    ['circular params', "const p = { a: {} }; p.a.back = p; await d.dispatchEvent({ url, httpVerb: 'POST', params: p }, cb)", 'invalid-params', 'circular', 400],
+    [
+      'circular params',
+      "const p = { a: {} }; p.a.back = p; await d.dispatchEvent({ url, httpVerb: 'POST', params: p }, cb)",
+      'invalid-params',
+      'circular',
+      400,
+    ],
     ['BigInt in params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: { n: 10n } }, cb)", 'invalid-params', 'BigInt', 400],
-    ['function in params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: { deep: { f() {} } } }, cb)", 'invalid-params', '"f"', 400],
-    ['symbol in params', "await d.dispatchEvent({ url, httpVerb: 'POST', params: { s: Symbol('x') } }, cb)", 'invalid-params', 'symbol', 400],
+    [
+      'function in params',
+      "await d.dispatchEvent({ url, httpVerb: 'POST', params: { deep: { f() {} } } }, cb)",
+      'invalid-params',
+      '"f"',
+      400,
+    ],
+    [
+      'symbol in params',
+      "await d.dispatchEvent({ url, httpVerb: 'POST', params: { s: Symbol('x') } }, cb)",
+      'invalid-params',
+      'symbol',
+      400,
+    ],
     ['GET verb', "await d.dispatchEvent({ url, httpVerb: 'GET', params: {} }, cb)", 'invalid-verb', '"GET"', 400],
-    ['verb of the wrong type', "await d.dispatchEvent({ url, httpVerb: 42, params: {} }, cb)", 'invalid-verb', '42', 400],
+    ['verb of the wrong type', 'await d.dispatchEvent({ url, httpVerb: 42, params: {} }, cb)', 'invalid-verb', '42', 400],
     ['empty URL', "await d.dispatchEvent({ url: '', httpVerb: 'POST', params: {} }, cb)", 'invalid-url', 'event.url', 400],
     ['relative URL', "await d.dispatchEvent({ url: '/v1/events', httpVerb: 'POST', params: {} }, cb)", 'invalid-url', '/v1/events', 400],
-    ['javascript: URL', "await d.dispatchEvent({ url: 'javascript:alert(1)', httpVerb: 'POST', params: {} }, cb)", 'invalid-url', 'javascript:', 400],
+    [
+      'javascript: URL',
+      "await d.dispatchEvent({ url: 'javascript:alert(1)', httpVerb: 'POST', params: {} }, cb)",
+      'invalid-url',
+      'javascript:',
+      400,
+    ],
     ['data: URL', "await d.dispatchEvent({ url: 'data:text/plain,hi', httpVerb: 'POST', params: {} }, cb)", 'invalid-url', 'data:', 400],
     ['ftp: URL', "await d.dispatchEvent({ url: 'ftp://127.0.0.1/x', httpVerb: 'POST', params: {} }, cb)", 'invalid-url', 'ftp:', 400],
-    ['URL outside endpoints', "await d.dispatchEvent({ url: 'https://tracker.example/collect', httpVerb: 'POST', params: {} }, cb)", 'endpoint-not-allowed', 'tracker.example', 403],
-    ['body over the 1 MiB limit', "await d.dispatchEvent({ url, httpVerb: 'POST', params: { blob: 'é'.repeat(600000) } }, cb)", 'body-too-large', '1048576', 413],
+    [
+      'URL outside endpoints',
+      "await d.dispatchEvent({ url: 'https://tracker.example/collect', httpVerb: 'POST', params: {} }, cb)",
+      'endpoint-not-allowed',
+      'tracker.example',
+      403,
+    ],
+    [
+      'body over the 1 MiB limit',
+      "await d.dispatchEvent({ url, httpVerb: 'POST', params: { blob: 'é'.repeat(600000) } }, cb)",
+      'body-too-large',
+      '1048576',
+      413,
+    ],
     ['send() with a non-http URL', "await d.send('mailto:a@b.c', {})", 'invalid-url', 'mailto:'],
     ['send() with a function body', 'await d.send(url, () => 1)', 'invalid-params', 'function'],
     ['callback that is not a function', "await d.dispatchEvent({ url, httpVerb: 'POST', params: {} }, 'cb')", 'invalid-event', 'callback'],
     ['createDispatcher without options', 'window.swOutbox.createDispatcher()', 'invalid-option', 'options'],
-    ['createDispatcher with a numeric serviceWorker', 'window.swOutbox.createDispatcher({ serviceWorker: 42 })', 'invalid-option', 'serviceWorker'],
-    ['createDispatcher with a negative ackTimeoutMs', "window.swOutbox.createDispatcher({ serviceWorker: '/sw.js', ackTimeoutMs: -1 })", 'invalid-option', 'ackTimeoutMs'],
+    [
+      'createDispatcher with a numeric serviceWorker',
+      'window.swOutbox.createDispatcher({ serviceWorker: 42 })',
+      'invalid-option',
+      'serviceWorker',
+    ],
+    [
+      'createDispatcher with a negative ackTimeoutMs',
+      "window.swOutbox.createDispatcher({ serviceWorker: '/sw.js', ackTimeoutMs: -1 })",
+      'invalid-option',
+      'ackTimeoutMs',
+    ],
     ['on() with an unknown event name', "d.on('sent', () => {})", 'invalid-option', '"sent"'],
   ];
 
@@ -90,7 +139,11 @@ test.describe('bad input', () => {
   }
 });
 
-test('a callback that throws: the event is still accepted and delivered, the error surfaces as an uncaught error', async ({ page, app, collector }) => {
+test('a callback that throws: the event is still accepted and delivered, the error surfaces as an uncaught error', async ({
+  page,
+  app,
+  collector,
+}) => {
   await app.open(page);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -233,7 +233,8 @@ export async function startCollector(options = {}) {
         /** @type {Record<string, string>} */
         const headers = { ...cors, 'content-type': 'text/plain' };
         if (reply.retryAfter !== undefined) headers['retry-after'] = reply.retryAfter;
-        else if (reply.retryAfterDateInMs !== undefined) headers['retry-after'] = new Date(Date.now() + reply.retryAfterDateInMs).toUTCString();
+        else if (reply.retryAfterDateInMs !== undefined)
+          headers['retry-after'] = new Date(Date.now() + reply.retryAfterDateInMs).toUTCString();
         if (resetKind === 'headers') {
           // Mid-response: the whole head and part of the body, then a reset.
           headers['content-length'] = '64';

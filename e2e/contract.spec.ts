@@ -64,8 +64,16 @@ test('bad input is refused with a typed error and a 4xx callback status; nothing
   expect(byName['string params']).toMatchObject({ code: 'invalid-params', status: 400 });
   expect(byName['circular params']).toMatchObject({ code: 'invalid-params', status: 400 });
   expect(byName['bigint params']).toMatchObject({ code: 'invalid-params', status: 400 });
-  expect(byName['function in params']).toMatchObject({ code: 'invalid-params', status: 400, message: expect.stringContaining('member "f" of event.params') });
-  expect(byName['endpoint not allowed']).toMatchObject({ code: 'endpoint-not-allowed', status: 403, message: expect.stringContaining('elsewhere.example') });
+  expect(byName['function in params']).toMatchObject({
+    code: 'invalid-params',
+    status: 400,
+    message: expect.stringContaining('member "f" of event.params'),
+  });
+  expect(byName['endpoint not allowed']).toMatchObject({
+    code: 'endpoint-not-allowed',
+    status: 403,
+    message: expect.stringContaining('elsewhere.example'),
+  });
   expect(outcomes.stats).toMatchObject({ queued: 0, deadLettered: 0, dropped: 0 });
   await page.waitForTimeout(300);
   expect(collector.log).toHaveLength(0);
@@ -80,7 +88,14 @@ test('a bad event in a burst leaves the good ones untouched', async ({ page, app
       d.dispatchEvent({ url: 'https://not-allowed.example/', httpVerb: 'POST', params: { n: 2 } }),
       d.dispatchEvent({ url, httpVerb: 'POST', params: { n: 3 } }),
     ];
-    return Promise.all(all.map((p) => p.then((r) => r.statusCode, (e: { code: string }) => e.code)));
+    return Promise.all(
+      all.map((p) =>
+        p.then(
+          (r) => r.statusCode,
+          (e: { code: string }) => e.code,
+        ),
+      ),
+    );
   }, collector.url);
   expect(statuses).toEqual([202, 'endpoint-not-allowed', 202]);
   await expect.poll(() => collector.delivered().sort()).toEqual(['{"n":1}', '{"n":3}']);
@@ -97,7 +112,11 @@ test('three tabs dispatching at once: every event delivered once', async ({ cont
   expect(collector.delivered()).toHaveLength(120);
 });
 
-test('first visit: an event dispatched as the page starts, before any worker exists, is accepted and delivered', async ({ page, app, collector }) => {
+test('first visit: an event dispatched as the page starts, before any worker exists, is accepted and delivered', async ({
+  page,
+  app,
+  collector,
+}) => {
   // The harness dispatches at module start when given ?early=<url>.
   await page.goto(`${app.url()}&early=${encodeURIComponent(collector.url)}`);
   const early = await page.evaluate(() => window.early);

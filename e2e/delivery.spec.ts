@@ -29,7 +29,12 @@ test('online: 100 events → 100 POSTs, bodies byte-identical to JSON.stringify(
   expect(stats).toMatchObject({ queued: 0, delivered: 100, deadLettered: 0, dropped: 0 });
 });
 
-test('offline: 50 events resolve 202 while offline, none reach the collector, all arrive once online without reload or flush()', async ({ page, app, collector, context }) => {
+test('offline: 50 events resolve 202 while offline, none reach the collector, all arrive once online without reload or flush()', async ({
+  page,
+  app,
+  collector,
+  context,
+}) => {
   await app.open(page);
   await context.setOffline(true);
   const sent = await dispatchMany(page, collector.url, 50, 'offline');

@@ -90,7 +90,9 @@ export function makeParams(uuid: string, visitor = 'user-1'): Record<string, unk
         snapshots: [
           {
             decisions: [],
-            events: [{ entity_id: '111', key: 'purchase', timestamp: 1764000000000, uuid, tags: { revenue: 4200, note: 'ünïcødé ✓ "quoted"' } }],
+            events: [
+              { entity_id: '111', key: 'purchase', timestamp: 1764000000000, uuid, tags: { revenue: 4200, note: 'ünïcødé ✓ "quoted"' } },
+            ],
           },
         ],
       },
@@ -108,7 +110,10 @@ export function uuidOf(body: string): string {
  * uuid, the exact JSON.stringify(params) the page computed, and the settled status.
  */
 export async function dispatchMany(page: Page, url: string, count: number, prefix: string) {
-  const events = Array.from({ length: count }, (_, i) => ({ uuid: `${prefix}-${i}`, params: makeParams(`${prefix}-${i}`, `user-${i % 7}`) }));
+  const events = Array.from({ length: count }, (_, i) => ({
+    uuid: `${prefix}-${i}`,
+    params: makeParams(`${prefix}-${i}`, `user-${i % 7}`),
+  }));
   return page.evaluate(
     async ({ url, events }) =>
       Promise.all(

@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { launchOptions } from './browser';
 import { deliveredCounts, dispatchMany, expect, test, waitForActiveWorker } from './fixtures';
 
-test('first visit: events accepted before the worker is active, tab closed at once → delivered on the next visit', async ({ context, app, collector }) => {
+test('first visit: events accepted before the worker is active, tab closed at once → delivered on the next visit', async ({
+  context,
+  app,
+  collector,
+}) => {
   await collector.setMode({ kind: 'down' });
   const first = await context.newPage();
   await first.goto(`${app.url()}&early=${encodeURIComponent(collector.url)}`);
@@ -32,9 +36,7 @@ test('a new worker version takes over while events are queued → none lost', as
   // The next deploy: a new script URL for the same scope.
   await collector.setMode({ kind: 'up' });
   await page.goto(app.url({ v: 2 }));
-  await expect
-    .poll(() => page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL))
-    .toContain('v=2');
+  await expect.poll(() => page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.scriptURL)).toContain('v=2');
   expect(before).toContain('v=1');
   await expect.poll(() => deliveredCounts(collector).size).toBe(20);
   expect(new Set(collector.delivered())).toEqual(new Set(sent.map((s) => s.body)));

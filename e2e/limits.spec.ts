@@ -16,7 +16,11 @@ test('maxQueueSize with overflow "drop-oldest": the oldest are dropped, counted 
   expect(sent.map((s) => s.statusCode)).toEqual(Array(8).fill(202));
   await expect.poll(() => page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ queued: 5, dropped: 3 });
   await expect
-    .poll(() => page.evaluate(() => window.outboxEvents.filter((e) => e.name === 'dropped').flatMap((e) => (e.detail as { ids: string[] }).ids).length))
+    .poll(() =>
+      page.evaluate(
+        () => window.outboxEvents.filter((e) => e.name === 'dropped').flatMap((e) => (e.detail as { ids: string[] }).ids).length,
+      ),
+    )
     .toBe(3);
   expect(await page.evaluate(() => window.outboxEvents.find((e) => e.name === 'dropped')?.detail)).toMatchObject({ reason: 'overflow' });
 
@@ -25,7 +29,11 @@ test('maxQueueSize with overflow "drop-oldest": the oldest are dropped, counted 
   await expect.poll(() => [...deliveredCounts(collector).keys()].sort()).toEqual(['q3-0', 'q4-0', 'q5-0', 'q6-0', 'q7-0']);
 });
 
-test('maxQueueSize with overflow "reject-new": new events are refused with queue-full (callback 507), the queue intact', async ({ page, app, collector }) => {
+test('maxQueueSize with overflow "reject-new": new events are refused with queue-full (callback 507), the queue intact', async ({
+  page,
+  app,
+  collector,
+}) => {
   await collector.setMode({ kind: 'down' });
   await app.open(page, { maxQueueSize: 3, overflow: 'reject-new', baseMs: 60_000, maxMs: 60_000 });
   const outcomes = await page.evaluate(async (url) => {
@@ -34,7 +42,10 @@ test('maxQueueSize with overflow "reject-new": new events are refused with queue
       let status = 0;
       const outcome = await window
         .dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params: { n: i } }, (r) => (status = r.statusCode))
-        .then((r) => r.statusCode, (e: { code: string; message: string }) => `${e.code}: ${e.message}`);
+        .then(
+          (r) => r.statusCode,
+          (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+        );
       await new Promise((r) => setTimeout(r));
       results.push({ outcome, status });
     }
@@ -55,7 +66,9 @@ test('maxAgeMs: an event that cannot be delivered in time goes to the dead-lette
   await collector.setMode({ kind: 'status', status: 503 });
   await app.open(page, { maxAgeMs: 1500, baseMs: 400, maxMs: 400 });
   await dispatchMany(page, collector.url, 1, 'old');
-  await expect.poll(() => page.evaluate(() => window.dispatcher!.stats()), { timeout: 10_000 }).toMatchObject({ queued: 0, deadLettered: 1 });
+  await expect
+    .poll(() => page.evaluate(() => window.dispatcher!.stats()), { timeout: 10_000 })
+    .toMatchObject({ queued: 0, deadLettered: 1 });
   expect(await page.evaluate(() => window.outboxEvents.find((e) => e.name === 'dead-letter')?.detail)).toMatchObject({ reason: 'expired' });
   const attempts = collector.log.length;
   expect(attempts).toBeGreaterThanOrEqual(1);
@@ -69,12 +82,21 @@ test('the dead-letter store is bounded: beyond maxDeadLetters the oldest are dro
   await dispatchMany(page, collector.url, 5, 'dead');
   await expect.poll(() => page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ queued: 0, deadLettered: 2, dropped: 3 });
   await expect
-    .poll(() => page.evaluate(() => window.outboxEvents.filter((e) => e.name === 'dropped').flatMap((e) => (e.detail as { ids: string[] }).ids).length))
+    .poll(() =>
+      page.evaluate(
+        () => window.outboxEvents.filter((e) => e.name === 'dropped').flatMap((e) => (e.detail as { ids: string[] }).ids).length,
+      ),
+    )
     .toBe(3);
-  expect(await page.evaluate(() => window.outboxEvents.find((e) => e.name === 'dropped')?.detail)).toMatchObject({ reason: 'dead-letter-overflow' });
+  expect(await page.evaluate(() => window.outboxEvents.find((e) => e.name === 'dropped')?.detail)).toMatchObject({
+    reason: 'dead-letter-overflow',
+  });
 });
 
-test('storage quota exhausted: the new event gets quota-exceeded (callback 507), the queue stays intact and delivers', async ({ app, collector }) => {
+test('storage quota exhausted: the new event gets quota-exceeded (callback 507), the queue stays intact and delivers', async ({
+  app,
+  collector,
+}) => {
   // The quota override is enforced on a persistent profile (not on Playwright's
   // off-the-record contexts).
   const profile = mkdtempSync(join(tmpdir(), 'sw-outbox-quota-'));
@@ -92,10 +114,12 @@ test('storage quota exhausted: the new event gets quota-exceeded (callback 507),
     const outcome = await page.evaluate(
       async ({ url, params }) => {
         let status = 0;
-        const result = await window.dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params }, (r) => (status = r.statusCode)).then(
-          (r) => `resolved ${r.statusCode}`,
-          (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
-        );
+        const result = await window
+          .dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params }, (r) => (status = r.statusCode))
+          .then(
+            (r) => `resolved ${r.statusCode}`,
+            (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+          );
         await new Promise((r) => setTimeout(r));
         return { result, status };
       },

@@ -7,7 +7,12 @@ import { startStaticServer } from './static-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-test('credentials: "include" sends the cookie (the default "omit" does not: see contract.spec.ts)', async ({ page, app, collector, context }) => {
+test('credentials: "include" sends the cookie (the default "omit" does not: see contract.spec.ts)', async ({
+  page,
+  app,
+  collector,
+  context,
+}) => {
   await context.addCookies([{ name: 'session', value: 'secret', url: collector.origin }]);
   await app.open(page, { credentials: 'include' });
   await page.evaluate((url) => window.dispatcher!.send(url, { c: 2 }), collector.url);
@@ -15,7 +20,7 @@ test('credentials: "include" sends the cookie (the default "omit" does not: see 
   expect(collector.log[0]!.cookie).toBe('session=secret');
 });
 
-test('works on a page with a strict Content-Security-Policy (script-src \'self\', no unsafe-eval)', async ({ page, collector }) => {
+test("works on a page with a strict Content-Security-Policy (script-src 'self', no unsafe-eval)", async ({ page, collector }) => {
   // Served on the worker script too, where it governs the worker's own fetches: the
   // collector must be in connect-src (README, troubleshooting).
   const csp = `default-src 'self'; script-src 'self'; connect-src 'self' ${collector.origin}; object-src 'none'; base-uri 'none'`;
@@ -35,7 +40,10 @@ test('works on a page with a strict Content-Security-Policy (script-src \'self\'
     await page.evaluate(() => {
       document.addEventListener('securitypolicyviolation', (e) => console.log(`Content Security Policy violation: ${e.violatedDirective}`));
     });
-    const result = await page.evaluate((url) => window.dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params: { csp: true } }), collector.url);
+    const result = await page.evaluate(
+      (url) => window.dispatcher!.dispatchEvent({ url, httpVerb: 'POST', params: { csp: true } }),
+      collector.url,
+    );
     expect(result).toEqual({ statusCode: 202 });
     await expect.poll(() => collector.delivered()).toEqual(['{"csp":true}']);
     expect(violations).toEqual([]);

@@ -39,19 +39,38 @@ test('malformed, foreign, outdated and huge messages: ignored or refused, and th
   expect(await ask(page, { type: 'PING', blob: huge })).toBe('no reply');
 
   // Ours, but wrong.
-  expect(await ask(page, { type: 'sw-outbox/launch', v: 1 })).toMatchObject({ type: 'sw-outbox/error', code: 'invalid-message', message: expect.stringContaining('sw-outbox/launch') });
-  expect(await ask(page, { type: 'sw-outbox/stats', v: 99 })).toMatchObject({ code: 'protocol-mismatch', message: expect.stringContaining('99') });
+  expect(await ask(page, { type: 'sw-outbox/launch', v: 1 })).toMatchObject({
+    type: 'sw-outbox/error',
+    code: 'invalid-message',
+    message: expect.stringContaining('sw-outbox/launch'),
+  });
+  expect(await ask(page, { type: 'sw-outbox/stats', v: 99 })).toMatchObject({
+    code: 'protocol-mismatch',
+    message: expect.stringContaining('99'),
+  });
   expect(await ask(page, { type: 'sw-outbox/stats' })).toMatchObject({ code: 'protocol-mismatch' });
-  expect(await ask(page, { type: 'sw-outbox/enqueue', v: 1 })).toMatchObject({ code: 'invalid-message', message: expect.stringContaining('events') });
+  expect(await ask(page, { type: 'sw-outbox/enqueue', v: 1 })).toMatchObject({
+    code: 'invalid-message',
+    message: expect.stringContaining('events'),
+  });
   expect(await ask(page, { type: 'sw-outbox/enqueue', v: 1, events: 'nope' })).toMatchObject({ code: 'invalid-message' });
   const tooMany = Array.from({ length: 1001 }, (_, i) => ({ id: `m${i}`, url, body: '{}' }));
-  expect(await ask(page, { type: 'sw-outbox/enqueue', v: 1, events: tooMany })).toMatchObject({ code: 'invalid-message', message: expect.stringContaining('1000') });
+  expect(await ask(page, { type: 'sw-outbox/enqueue', v: 1, events: tooMany })).toMatchObject({
+    code: 'invalid-message',
+    message: expect.stringContaining('1000'),
+  });
 
   // Per event: each bad one refused, with its own code.
   const mixed = await ask(page, {
     type: 'sw-outbox/enqueue',
     v: 1,
-    events: [{}, { id: 'no-body', url }, { id: 'bad-url', url: 'javascript:1', body: '{}' }, { id: 'far', url: 'https://elsewhere.example/', body: '{}' }, { id: 'big', url, body: huge }],
+    events: [
+      {},
+      { id: 'no-body', url },
+      { id: 'bad-url', url: 'javascript:1', body: '{}' },
+      { id: 'far', url: 'https://elsewhere.example/', body: '{}' },
+      { id: 'big', url, body: huge },
+    ],
   });
   expect(mixed).toMatchObject({
     type: 'sw-outbox/enqueued',
@@ -73,7 +92,11 @@ test('malformed, foreign, outdated and huge messages: ignored or refused, and th
   await expect.poll(() => collector.delivered()).toEqual(['{"after":"fuzz"}']);
 });
 
-test('corrupted records found in the store are dead-lettered as invalid, never sent, and delivery goes on', async ({ page, app, collector }) => {
+test('corrupted records found in the store are dead-lettered as invalid, never sent, and delivery goes on', async ({
+  page,
+  app,
+  collector,
+}) => {
   await app.open(page, { baseMs: 60_000, maxMs: 60_000 });
   await collector.setMode({ kind: 'down' });
   await page.evaluate(async () => {
@@ -97,7 +120,12 @@ test('corrupted records found in the store are dead-lettered as invalid, never s
   await expect.poll(() => collector.delivered()).toEqual(['{"good":true}']);
   await expect.poll(async () => (await page.evaluate(() => window.dispatcher!.stats())).deadLettered).toBe(4);
   const events = await page.evaluate(() => window.outboxEvents.filter((e) => e.name === 'dead-letter').map((e) => e.detail));
-  expect(events.flatMap((d) => (d as { ids: string[] }).ids).sort()).toEqual(['corrupt-body', 'corrupt-scheme', 'corrupt-url-type', 'not-allowed']);
+  expect(events.flatMap((d) => (d as { ids: string[] }).ids).sort()).toEqual([
+    'corrupt-body',
+    'corrupt-scheme',
+    'corrupt-url-type',
+    'not-allowed',
+  ]);
   expect(events.every((d) => (d as { reason: string }).reason === 'invalid')).toBe(true);
   expect(collector.log).toHaveLength(1);
   expect(await page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ queued: 0, delivered: 1 });

@@ -35,7 +35,20 @@ await build({
 
 // 3. Declarations, from both programs (page/DOM and worker/WebWorker).
 const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
-const emit = ['--noEmit', 'false', '--emitDeclarationOnly', '--declaration', '--declarationMap', 'false', '--sourceMap', 'false', '--outDir', `${out}/types`, '--rootDir', '.'];
+const emit = [
+  '--noEmit',
+  'false',
+  '--emitDeclarationOnly',
+  '--declaration',
+  '--declarationMap',
+  'false',
+  '--sourceMap',
+  'false',
+  '--outDir',
+  `${out}/types`,
+  '--rootDir',
+  '.',
+];
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
 execFileSync(process.execPath, [tsc, '-p', 'worker/tsconfig.build.json', ...emit], { cwd: root, stdio: 'inherit' });
 

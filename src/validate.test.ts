@@ -122,7 +122,12 @@ describe('serializeParams', () => {
         {
           visitor_id: 'ü-\u00e9-\u4e2d\u6587-😀',
           attributes: [{ entity_id: '1', key: 'naïve', type: 'custom', value: 'Ω≈ç√' }],
-          snapshots: [{ decisions: [], events: [{ uuid: 'a', timestamp: 1700000000000, tags: { revenue: 4200, nested: { deep: [1, 2.5, null, 'x'] } } }] }],
+          snapshots: [
+            {
+              decisions: [],
+              events: [{ uuid: 'a', timestamp: 1700000000000, tags: { revenue: 4200, nested: { deep: [1, 2.5, null, 'x'] } } }],
+            },
+          ],
         },
       ],
       escaped: 'quote " backslash \\ newline \n tab \t control \u0001 lone \ud800',
@@ -153,7 +158,12 @@ describe('serializeParams', () => {
   });
 
   it('refuses a function value naming the key', () => {
-    expectOutboxError(() => serializeParams({ ok: 1, callback: () => 1 }, DEFAULT_MAX_BODY_BYTES), 'invalid-params', 'callback', 'a function');
+    expectOutboxError(
+      () => serializeParams({ ok: 1, callback: () => 1 }, DEFAULT_MAX_BODY_BYTES),
+      'invalid-params',
+      'callback',
+      'a function',
+    );
   });
 
   it('refuses a symbol value naming the key', () => {

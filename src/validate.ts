@@ -44,7 +44,13 @@ export function utf8Length(text: string): number {
     let bytes = 0;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
-      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
+      if (c < 0x80) bytes += 1;
+      else if (c < 0x800) bytes += 2;
+      else if (c >= 0xd800 && c < 0xdc00) {
+        // A surrogate pair: 4 bytes for both code units.
+        bytes += 4;
+        i++;
+      } else bytes += 3;
     }
     return bytes;
   }

@@ -229,7 +229,11 @@ describe('optionsFromQuery', () => {
   });
 
   it('feeds resolveOptions: a good query resolves, a bad one is refused with the field named', () => {
-    const r = resolveOptions(optionsFromQuery('?endpoints=https://a.example,https://b.example/v1/&baseMs=500&maxMs=60000&overflow=reject-new&maxQueueSize=100&idHeader=X-Event-Id&v=3'));
+    const r = resolveOptions(
+      optionsFromQuery(
+        '?endpoints=https://a.example,https://b.example/v1/&baseMs=500&maxMs=60000&overflow=reject-new&maxQueueSize=100&idHeader=X-Event-Id&v=3',
+      ),
+    );
     expect(r.endpoints?.map((u) => u.href)).toEqual(['https://a.example/', 'https://b.example/v1/']);
     expect(r.backoff).toEqual({ baseMs: 500, maxMs: 60_000 });
     expect(r.overflow).toBe('reject-new');

@@ -74,8 +74,18 @@ export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
 };
 
 const KNOWN = new Set([
-  'endpoints', 'backoff', 'maxAgeMs', 'maxQueueSize', 'overflow', 'timeoutMs', 'batching',
-  'credentials', 'maxDeadLetters', 'maxBodyBytes', 'concurrency', 'idHeader',
+  'endpoints',
+  'backoff',
+  'maxAgeMs',
+  'maxQueueSize',
+  'overflow',
+  'timeoutMs',
+  'batching',
+  'credentials',
+  'maxDeadLetters',
+  'maxBodyBytes',
+  'concurrency',
+  'idHeader',
 ]);
 
 function bad(field: string, expected: string, value: unknown): never {
@@ -116,7 +126,8 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   }
 
   const backoffIn = o.backoff === undefined ? {} : o.backoff;
-  if (typeof backoffIn !== 'object' || backoffIn === null || Array.isArray(backoffIn)) bad('backoff', 'an object {baseMs, maxMs}', backoffIn);
+  if (typeof backoffIn !== 'object' || backoffIn === null || Array.isArray(backoffIn))
+    bad('backoff', 'an object {baseMs, maxMs}', backoffIn);
   const b = backoffIn as Record<string, unknown>;
   const baseMs = integer('backoff.baseMs', b.baseMs, DEFAULTS.backoff.baseMs, 1);
   const maxMs = integer('backoff.maxMs', b.maxMs, Math.max(DEFAULTS.backoff.maxMs, baseMs), 1);
@@ -160,12 +171,18 @@ export function optionsFromQuery(search: string): OutboxOptions {
   for (const [key, value] of params) {
     if (key === 'endpoints') {
       const list = (out.endpoints as string[] | undefined) ?? [];
-      list.push(...value.split(',').map((s) => s.trim()).filter(Boolean));
+      list.push(
+        ...value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
       out.endpoints = list;
     } else if (key === 'baseMs' || key === 'backoff.baseMs') backoff.baseMs = num(value);
     else if (key === 'maxMs' || key === 'backoff.maxMs') backoff.maxMs = num(value);
     else if (key === 'idHeader') out.idHeader = value === 'false' || value === '' ? false : value;
-    else if (key === 'v') continue; // free for cache-busting a new worker version
+    else if (key === 'v')
+      continue; // free for cache-busting a new worker version
     else out[key] = num(value);
   }
   if (Object.keys(backoff).length) out.backoff = backoff;

@@ -68,7 +68,10 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
   const statsChanged = () => {
     statsTimer ??= setTimeout(() => {
       statsTimer = undefined;
-      void stats().then((s) => broadcast('stats', s), () => {});
+      void stats().then(
+        (s) => broadcast('stats', s),
+        () => {},
+      );
     }, 200);
   };
 
@@ -98,7 +101,9 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     isOffline,
     // One flusher at a time per origin: during an update the old worker can still be
     // in a pass when the new one starts; both sending the same events would duplicate them.
-    exclusive: scope.navigator.locks ? <T>(pass: () => Promise<T>) => scope.navigator.locks.request(FLUSH_LOCK, pass) as Promise<T> : undefined,
+    exclusive: scope.navigator.locks
+      ? <T>(pass: () => Promise<T>) => scope.navigator.locks.request(FLUSH_LOCK, pass) as Promise<T>
+      : undefined,
     refuse: (record) => {
       if (typeof record.id !== 'string' || typeof record.body !== 'string' || typeof record.url !== 'string') {
         return 'corrupted record: id, url and body must be strings';
@@ -156,7 +161,10 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
         const e = checkWireEvent(raw);
         const url = parseHttpUrl(e.url, 'event.url');
         if (!isAllowedEndpoint(url, opts.endpoints)) {
-          throw new OutboxError('endpoint-not-allowed', `event.url ${JSON.stringify(url.href)} is not in this outbox's endpoints (${opts.endpoints!.map((u) => u.href).join(', ')})`);
+          throw new OutboxError(
+            'endpoint-not-allowed',
+            `event.url ${JSON.stringify(url.href)} is not in this outbox's endpoints (${opts.endpoints!.map((u) => u.href).join(', ')})`,
+          );
         }
         checkBodySize(e.body, opts.maxBodyBytes, 'event body');
         records.push({ id: e.id, url: url.href, body: e.body });
@@ -187,7 +195,10 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
   async function handle(data: Record<string, unknown>): Promise<WorkerReply> {
     const v = PROTOCOL_VERSION;
     if (data.v !== PROTOCOL_VERSION) {
-      throw new OutboxError('protocol-mismatch', `message speaks protocol version ${String(data.v)}, this worker speaks ${PROTOCOL_VERSION}; reload the page`);
+      throw new OutboxError(
+        'protocol-mismatch',
+        `message speaks protocol version ${String(data.v)}, this worker speaks ${PROTOCOL_VERSION}; reload the page`,
+      );
     }
     switch (data.type) {
       case 'sw-outbox/enqueue': {

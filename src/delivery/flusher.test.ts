@@ -34,7 +34,11 @@ function setup(options: SetupOptions = {}) {
   const clock = { now: T0 };
   const net = { offline: false };
   const name = `flusher-test-${++dbCounter}-${Math.random().toString(36).slice(2)}`;
-  const store: Store = openStore({ name, now: () => clock.now, ...(options.maxDeadLetters !== undefined ? { maxDeadLetters: options.maxDeadLetters } : {}) });
+  const store: Store = openStore({
+    name,
+    now: () => clock.now,
+    ...(options.maxDeadLetters !== undefined ? { maxDeadLetters: options.maxDeadLetters } : {}),
+  });
   const sent: Sendable[] = [];
   /** Scripted answers: by id, else the default. */
   const script = new Map<string, SendResult | (() => SendResult | Promise<SendResult>)>();
@@ -438,21 +442,25 @@ describe('flusher: age, passes, memory, timers', () => {
     expect(await t.queued()).toEqual([]);
   });
 
-  it.each([1, 4])('drains 2,000 events in pages of 50, never reading more (concurrency %i)', async (concurrency) => {
-    const t = setup({ concurrency, pageSize: 50 });
-    const ids = Array.from({ length: 2000 }, (_, i) => `e${String(i).padStart(4, '0')}`);
-    await t.enqueue(...ids);
-    await t.flusher.kick();
+  it.each([1, 4])(
+    'drains 2,000 events in pages of 50, never reading more (concurrency %i)',
+    async (concurrency) => {
+      const t = setup({ concurrency, pageSize: 50 });
+      const ids = Array.from({ length: 2000 }, (_, i) => `e${String(i).padStart(4, '0')}`);
+      await t.enqueue(...ids);
+      await t.flusher.kick();
 
-    expect(t.readDue.mock.calls.every(([, limit]) => limit === 50)).toBe(true);
-    const pages = await Promise.all(t.readDue.mock.results.map((r) => r.value as Promise<QueuedRecord[]>));
-    expect(Math.max(...pages.map((p) => p.length))).toBe(50);
-    // 40 full pages and a last empty read.
-    expect(pages.length).toBe(41);
-    expect(t.sentIds()).toEqual(ids);
-    expect(await t.queued()).toEqual([]);
-    expect(await t.store.counters()).toEqual({ queued: 0, deadLettered: 0, delivered: 2000, dropped: 0, retried: 0 });
-  }, 30_000);
+      expect(t.readDue.mock.calls.every(([, limit]) => limit === 50)).toBe(true);
+      const pages = await Promise.all(t.readDue.mock.results.map((r) => r.value as Promise<QueuedRecord[]>));
+      expect(Math.max(...pages.map((p) => p.length))).toBe(50);
+      // 40 full pages and a last empty read.
+      expect(pages.length).toBe(41);
+      expect(t.sentIds()).toEqual(ids);
+      expect(await t.queued()).toEqual([]);
+      expect(await t.store.counters()).toEqual({ queued: 0, deadLettered: 0, delivered: 2000, dropped: 0, retried: 0 });
+    },
+    30_000,
+  );
 
   it('arms a timer for the breaker deadline, which starts the next pass', async () => {
     const t = setup();

@@ -142,7 +142,10 @@ export function createFlusher(o: FlusherOptions): Flusher {
       }
       const due = await o.store.readDue(now, o.pageSize);
       if (due.length === 0) return;
-      const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq), now);
+      const progressed = await sendPage(
+        due.sort((a, b) => a.seq - b.seq),
+        now,
+      );
       if (!progressed) return;
     }
   }
@@ -158,7 +161,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
     const breaker = { stop: undefined as Retry | undefined };
     let failedWrites = 0;
 
-    const record = (id: string, settlement: Settlement) =>
+    const record = (settlement: Settlement) =>
       writes.push(
         o.store.settle([settlement]).then(
           (r) => dropped.push(...r.droppedIds),
@@ -173,12 +176,12 @@ export function createFlusher(o: FlusherOptions): Flusher {
         const refusal = o.refuse?.(rec);
         if (refusal !== undefined) {
           dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
-          record(rec.id, { seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
+          record({ seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
           continue;
         }
         if (now - rec.createdAt > o.maxAgeMs) {
           dead.push({ id: rec.id, status: 0, reason: 'expired' });
-          record(rec.id, { seq: rec.seq, kind: 'dead', status: 0, reason: 'expired', tries: rec.tries });
+          record({ seq: rec.seq, kind: 'dead', status: 0, reason: 'expired', tries: rec.tries });
           continue;
         }
         inFlight++;
@@ -191,13 +194,21 @@ export function createFlusher(o: FlusherOptions): Flusher {
         const d = decide(rec, result, o.backoff, o.now(), o.random);
         if (d.kind === 'delivered') {
           delivered.push({ id: rec.id, status: d.status });
-          record(rec.id, { seq: rec.seq, kind: 'delivered' });
+          record({ seq: rec.seq, kind: 'delivered' });
         } else if (d.kind === 'dead') {
           dead.push({ id: rec.id, status: d.status, reason: d.reason });
-          record(rec.id, { seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
+          record({ seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
         } else {
           retried.push({ id: rec.id, d });
-          record(rec.id, { seq: rec.seq, kind: 'retry', attempts: d.attempts, tries: d.tries, nextAttemptAt: d.nextAttemptAt, hold: d.hold, status: d.status });
+          record({
+            seq: rec.seq,
+            kind: 'retry',
+            attempts: d.attempts,
+            tries: d.tries,
+            nextAttemptAt: d.nextAttemptAt,
+            hold: d.hold,
+            status: d.status,
+          });
           // (Another worker of this pool may have set it meanwhile: read it afresh.)
           const previous: Retry | undefined = breaker.stop as Retry | undefined;
           if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;

@@ -84,13 +84,7 @@ export type Decision =
  * - Network error while online, timeout, 408/425/429/5xx: backoff grows.
  * - `Retry-After` replaces the computed delay (never shortened by jitter), capped at maxMs.
  */
-export function decide(
-  state: AttemptState,
-  result: SendResult,
-  backoff: BackoffOptions,
-  now: number,
-  random: () => number,
-): Decision {
+export function decide(state: AttemptState, result: SendResult, backoff: BackoffOptions, now: number, random: () => number): Decision {
   const tries = state.tries + 1;
   if (result.kind === 'response') {
     const cls = classifyStatus(result.status);

@@ -78,8 +78,7 @@ interface Pending {
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const o = resolvePageOptions(options);
-  const container: ServiceWorkerContainer | undefined =
-    typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
+  const container: ServiceWorkerContainer | undefined = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
   let closed = false;
   let outgoing: Pending[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -113,7 +112,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       target = undefined;
       throw cause instanceof OutboxError
         ? cause
-        : new OutboxError('worker-unavailable', `service worker registration failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        : new OutboxError('worker-unavailable', `service worker registration failed: ${(cause as Error)?.message ?? String(cause)}`, {
+            cause,
+          });
     });
     return target;
   };
@@ -145,7 +146,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         clearTimeout(timer);
       }
     }
-    throw new OutboxError('worker-unavailable', `the service worker did not answer after ${o.maxPostAttempts} attempts: ${(lastError as Error)?.message ?? String(lastError)}`, { cause: lastError });
+    throw new OutboxError(
+      'worker-unavailable',
+      `the service worker did not answer after ${o.maxPostAttempts} attempts: ${(lastError as Error)?.message ?? String(lastError)}`,
+      { cause: lastError },
+    );
   }
 
   // --- enqueue, batched per task ------------------------------------------------------
@@ -191,7 +196,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // --- events from the worker -------------------------------------------------------
   const onMessage = (event: MessageEvent): void => {
     const data = event.data as BroadcastMessage | undefined;
-    if (!data || data.type !== 'sw-outbox/event' || !EVENT_NAMES.includes(data.name)) return;
+    if (data?.type !== 'sw-outbox/event' || !EVENT_NAMES.includes(data.name)) return;
     if (data.name === 'stats') {
       knownQueued = data.detail.queued;
       armWake();
@@ -298,7 +303,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!EVENT_NAMES.includes(name)) {
         throw new OutboxError('invalid-option', `on(): unknown event ${describe(name)}; expected one of ${EVENT_NAMES.join(', ')}`);
       }
-      if (typeof handler !== 'function') throw new OutboxError('invalid-option', `on(): handler must be a function, got ${describe(handler)}`);
+      if (typeof handler !== 'function')
+        throw new OutboxError('invalid-option', `on(): handler must be a function, got ${describe(handler)}`);
       let set = handlers.get(name);
       if (!set) handlers.set(name, (set = new Set()));
       set.add(handler as (detail: never) => void);
@@ -332,7 +338,10 @@ function resolvePageOptions(options: DispatcherOptions): Required<Omit<Dispatche
   }
   const sw = options.serviceWorker;
   if (!(typeof sw === 'string' && sw !== '') && !(sw instanceof URL) && !isWorkbox(sw) && !isRegistration(sw)) {
-    throw new OutboxError('invalid-option', `createDispatcher: serviceWorker must be a script URL, a Workbox or a ServiceWorkerRegistration, got ${describe(sw)}`);
+    throw new OutboxError(
+      'invalid-option',
+      `createDispatcher: serviceWorker must be a script URL, a Workbox or a ServiceWorkerRegistration, got ${describe(sw)}`,
+    );
   }
   const int = (field: keyof DispatcherOptions, fallback: number, min: number): number => {
     const value = options[field];
@@ -358,13 +367,22 @@ function resolvePageOptions(options: DispatcherOptions): Required<Omit<Dispatche
 // Duck-typed: an app may bundle its own copy of workbox-window, and `instanceof` would
 // then refuse a perfectly good Workbox.
 function isWorkbox(value: unknown): value is Workbox {
-  return typeof value === 'object' && value !== null && typeof (value as Workbox).getSW === 'function' && typeof (value as Workbox).messageSW === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Workbox).getSW === 'function' &&
+    typeof (value as Workbox).messageSW === 'function'
+  );
 }
 
 function isRegistration(value: unknown): value is ServiceWorkerRegistration {
   return (
     (typeof ServiceWorkerRegistration !== 'undefined' && value instanceof ServiceWorkerRegistration) ||
-    (typeof value === 'object' && value !== null && 'installing' in value && 'active' in value && typeof (value as ServiceWorkerRegistration).update === 'function')
+    (typeof value === 'object' &&
+      value !== null &&
+      'installing' in value &&
+      'active' in value &&
+      typeof (value as ServiceWorkerRegistration).update === 'function')
   );
 }
 

@@ -12,7 +12,11 @@ const opened: Store[] = [];
 function setup(options: { maxDeadLetters?: number; name?: string } = {}) {
   const clock = { now: T0 };
   const name = options.name ?? `store-test-${++counter}-${Math.random().toString(36).slice(2)}`;
-  const store = openStore({ name, now: () => clock.now, ...(options.maxDeadLetters !== undefined ? { maxDeadLetters: options.maxDeadLetters } : {}) });
+  const store = openStore({
+    name,
+    now: () => clock.now,
+    ...(options.maxDeadLetters !== undefined ? { maxDeadLetters: options.maxDeadLetters } : {}),
+  });
   opened.push(store);
   return { store, clock, name };
 }
@@ -136,7 +140,11 @@ describe('enqueue and readDue', () => {
   it('stores the same id once when two concurrent calls share a transaction', async () => {
     const { store } = setup();
     await store.enqueue([rec('warm')], ROOMY);
-    const [, a, b] = await Promise.all([store.enqueue([rec('first')], ROOMY), store.enqueue([rec('dup')], ROOMY), store.enqueue([rec('dup')], ROOMY)]);
+    const [, a, b] = await Promise.all([
+      store.enqueue([rec('first')], ROOMY),
+      store.enqueue([rec('dup')], ROOMY),
+      store.enqueue([rec('dup')], ROOMY),
+    ]);
     expect(a.results[0]).toEqual({ id: 'dup', ok: true, duplicate: false });
     expect(b.results[0]).toEqual({ id: 'dup', ok: true, duplicate: true });
     expect(ids(await store.readDue(T0, 10))).toEqual(['warm', 'first', 'dup']);
@@ -150,7 +158,10 @@ describe('enqueue and readDue', () => {
     let readwrite = 0;
     let completed = 0;
     const original = IDBDatabase.prototype.transaction;
-    vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (this: IDBDatabase, ...args: Parameters<IDBDatabase['transaction']>) {
+    vi.spyOn(IDBDatabase.prototype, 'transaction').mockImplementation(function (
+      this: IDBDatabase,
+      ...args: Parameters<IDBDatabase['transaction']>
+    ) {
       const tx = original.apply(this, args);
       if (args[1] === 'readwrite') {
         readwrite++;
@@ -209,10 +220,13 @@ describe('settle', () => {
     await store.settle([{ seq, kind: 'delivered' }]);
     const before = await store.counters();
     expect(await store.settle([{ seq, kind: 'delivered' }])).toEqual({ applied: 0, droppedIds: [] });
-    expect(await store.settle([{ seq: 987_654, kind: 'dead', status: 400, reason: 'permanent', tries: 1 }])).toEqual({ applied: 0, droppedIds: [] });
-    expect(
-      await store.settle([{ seq, kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 1, hold: 'server', status: 500 }]),
-    ).toEqual({ applied: 0, droppedIds: [] });
+    expect(await store.settle([{ seq: 987_654, kind: 'dead', status: 400, reason: 'permanent', tries: 1 }])).toEqual({
+      applied: 0,
+      droppedIds: [],
+    });
+    expect(await store.settle([{ seq, kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 1, hold: 'server', status: 500 }])).toEqual(
+      { applied: 0, droppedIds: [] },
+    );
     expect(await store.counters()).toEqual(before);
     expect(before).toEqual({ queued: 0, deadLettered: 0, delivered: 1, dropped: 0, retried: 0 });
     expect(await store.readDue(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
@@ -228,7 +242,16 @@ describe('settle', () => {
     ).toEqual({ applied: 1, droppedIds: [] });
     expect(await store.readDue(T0 + 4999, 10)).toEqual([]);
     const [a] = await store.readDue(T0 + 5000, 10);
-    expect(a).toMatchObject({ id: 'a', seq, createdAt: T0, nextAttemptAt: T0 + 5000, attempts: 2, tries: 3, hold: 'server', lastStatus: 503 });
+    expect(a).toMatchObject({
+      id: 'a',
+      seq,
+      createdAt: T0,
+      nextAttemptAt: T0 + 5000,
+      attempts: 2,
+      tries: 3,
+      hold: 'server',
+      lastStatus: 503,
+    });
     expect(await store.counters()).toEqual({ queued: 1, deadLettered: 0, delivered: 0, dropped: 0, retried: 1 });
   });
 
@@ -400,7 +423,9 @@ describe('release and nextAttemptAt', () => {
   it('release does not move a record that is due earlier than the given time', async () => {
     const { store } = setup();
     await store.enqueue([rec('a')], ROOMY);
-    await store.settle([{ seq: await seqOf(store, 'a'), kind: 'retry', attempts: 0, tries: 1, nextAttemptAt: T0 + 5, hold: 'offline', status: 0 }]);
+    await store.settle([
+      { seq: await seqOf(store, 'a'), kind: 'retry', attempts: 0, tries: 1, nextAttemptAt: T0 + 5, hold: 'offline', status: 0 },
+    ]);
     expect(await store.release(['offline'], T0 + 100)).toBe(0);
     expect((await store.readDue(T0 + 100, 10))[0]!.nextAttemptAt).toBe(T0 + 5);
   });

@@ -77,9 +77,7 @@ export type Settlement =
   | { seq: number; kind: 'retry'; attempts: number; tries: number; nextAttemptAt: number; hold: Hold; status: number }
   | { seq: number; kind: 'dead'; status: number; reason: DeadLetterReason; tries: number; detail?: string };
 
-export type EnqueueOutcome =
-  | { id: string; ok: true; duplicate: boolean }
-  | { id: string; ok: false; error: OutboxError };
+export type EnqueueOutcome = { id: string; ok: true; duplicate: boolean } | { id: string; ok: false; error: OutboxError };
 
 export interface EnqueueLimits {
   maxQueueSize: number;
@@ -183,7 +181,7 @@ export function openStore(options: StoreOptions = {}): Store {
         for (const item of batch) results.push(await item.op(tx, counters));
         await meta.put(counters, 'counters');
         await tx.done;
-        batch.forEach((item, i) => item.resolve(results[i]));
+        for (const [i, item] of batch.entries()) item.resolve(results[i]);
       } catch (cause) {
         if (tx) {
           // Roll back whatever part of the batch ran; tx.done then rejects, which we own.
@@ -243,7 +241,10 @@ export function openStore(options: StoreOptions = {}): Store {
                 results[i] = {
                   id,
                   ok: false,
-                  error: new OutboxError('queue-full', `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${id} was not queued`),
+                  error: new OutboxError(
+                    'queue-full',
+                    `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${id} was not queued`,
+                  ),
                 };
               }
             }
@@ -304,12 +305,28 @@ export function openStore(options: StoreOptions = {}): Store {
             counters.delivered++;
           } else if (s.kind === 'retry') {
             writes.push(
-              queue.put({ ...record, attempts: s.attempts, tries: s.tries, nextAttemptAt: s.nextAttemptAt, hold: s.hold, lastStatus: s.status }),
+              queue.put({
+                ...record,
+                attempts: s.attempts,
+                tries: s.tries,
+                nextAttemptAt: s.nextAttemptAt,
+                hold: s.hold,
+                lastStatus: s.status,
+              }),
             );
             counters.retried++;
           } else {
             writes.push(queue.delete(s.seq));
-            writes.push(dead.put({ ...record, tries: s.tries, deadAt: now(), reason: s.reason, status: s.status, ...(s.detail ? { detail: s.detail } : {}) }));
+            writes.push(
+              dead.put({
+                ...record,
+                tries: s.tries,
+                deadAt: now(),
+                reason: s.reason,
+                status: s.status,
+                ...(s.detail ? { detail: s.detail } : {}),
+              }),
+            );
             counters.queued = Math.max(0, counters.queued - 1);
             counters.deadLettered++;
           }
