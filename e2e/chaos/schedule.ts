@@ -30,10 +30,10 @@ export interface Plan {
 }
 
 const FORMS = {
-  // ~10 kills, ~60 events, 2 offline spans: about 10–20 s plus the drain.
-  short: { kills: 10, events: 60, maxBatch: 8, offlineSpans: 2, maxWaitMs: 600 },
-  // ≥ 50 kills, ~400 events, 8 offline spans: about 1–2 min plus the drain.
-  long: { kills: 60, events: 400, maxBatch: 12, offlineSpans: 8, maxWaitMs: 700 },
+  // ~10 kills, ~60 events, 2 offline spans: about 15–20 s plus the drain.
+  short: { kills: 10, events: 60, maxBatch: 8, offlineSpans: 2, maxWaitMs: 1500 },
+  // ≥ 50 kills, ~400 events, 8 offline spans: about 1.5–2 min plus the drain.
+  long: { kills: 60, events: 400, maxBatch: 12, offlineSpans: 8, maxWaitMs: 1500 },
 } as const;
 
 /** The seed of the schedule's own stream (the collector's mix uses the seed itself). */
