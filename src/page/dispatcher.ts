@@ -2,9 +2,10 @@
 // worker's commit acknowledgement.
 //
 // - Events dispatched in the same task travel in one message (one structured clone).
-// - A message the worker never answers (killed between receipt and commit) is posted
-//   again with the same ids; the store keeps one copy per id, so a resend cannot
-//   duplicate an event.
+// - A message the worker never answers (killed between receipt and reply) is posted
+//   again with the same ids; the store keeps one copy per queued id, so a resend cannot
+//   duplicate an event still queued. (If the first copy was already delivered, the
+//   resend queues it again: an at-least-once duplicate, dropped by id at the collector.)
 import { Workbox, messageSW } from 'workbox-window';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import {
