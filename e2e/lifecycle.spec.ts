@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createV1Database } from '../src/store/schema-v1.fixture';
 import { launchOptions } from './browser';
 import { deliveredCounts, dispatchMany, expect, test, waitForActiveWorker } from './fixtures';
 
@@ -72,4 +73,29 @@ test('browser killed abruptly (SIGKILL) mid-flush and relaunched → none lost',
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }
+});
+
+test('the store upgraded from schema version 1 with events queued (fixture) → none lost', async ({ page, app, collector }) => {
+  // A site whose IndexedDB was written by version 1 of the library: held by a 503 and a
+  // network failure, and one never tried.
+  await page.goto(`${app.origin}/`);
+  const now = Date.now();
+  const records = ['old-a', 'old-b', 'old-c'].map((id, i) => ({
+    id,
+    url: collector.url,
+    body: JSON.stringify({ v1: id }),
+    createdAt: now - 60_000 + i,
+    nextAttemptAt: i === 0 ? now - 60_000 : now + 500,
+    attempts: i,
+    tries: i,
+    ...(i === 1 ? { hold: 'server' as const, lastStatus: 503 } : i === 2 ? { hold: 'network' as const } : {}),
+  }));
+  await page.evaluate(createV1Database, { name: 'sw-outbox', records });
+  expect(await page.evaluate(async () => (await indexedDB.databases()).find((d) => d.name === 'sw-outbox')?.version)).toBe(1);
+
+  // The new version of the library arrives with its worker: it upgrades and delivers.
+  await app.open(page);
+  await expect.poll(() => collector.delivered().sort()).toEqual(['{"v1":"old-a"}', '{"v1":"old-b"}', '{"v1":"old-c"}']);
+  expect(await page.evaluate(async () => (await indexedDB.databases()).find((d) => d.name === 'sw-outbox')?.version)).toBe(2);
+  await expect.poll(() => page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ queued: 0, delivered: 3 });
 });

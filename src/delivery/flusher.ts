@@ -129,7 +129,22 @@ export function createFlusher(o: FlusherOptions): Flusher {
     return next === undefined ? undefined : Math.max(next, blockedUntil);
   }
 
+  // Events past maxAgeMs leave the queue whatever their schedule (a long Retry-After
+  // must not keep an expired event queued), swept at most once a second.
+  let lastSweep = Number.NEGATIVE_INFINITY;
+  async function sweepExpired(now: number): Promise<void> {
+    if (now - lastSweep < 1000) return;
+    lastSweep = now;
+    for (;;) {
+      const { expiredIds, droppedIds } = await o.store.expire(now - o.maxAgeMs, o.pageSize);
+      if (expiredIds.length) o.emit.deadLetter({ ids: expiredIds, status: 0, reason: 'expired' });
+      if (droppedIds.length) o.emit.dropped({ ids: droppedIds, reason: 'dead-letter-overflow' });
+      if (expiredIds.length < o.pageSize) return;
+    }
+  }
+
   async function pass(): Promise<void> {
+    await sweepExpired(o.now());
     for (;;) {
       const now = o.now();
       if (now < blockedUntil) return;
@@ -154,7 +169,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
   async function sendPage(records: QueuedRecord[], now: number): Promise<boolean> {
     const delivered: { id: string; status: number }[] = [];
     const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
-    const dead: { id: string; status: number; reason: DeadLetterReason }[] = [];
+    const dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[] = [];
     const dropped: string[] = [];
     const writes: Promise<unknown>[] = [];
     // Set by the first retryable failure (the latest deadline wins); read after the workers end.
@@ -177,11 +192,6 @@ export function createFlusher(o: FlusherOptions): Flusher {
         if (refusal !== undefined) {
           dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
           record({ seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
-          continue;
-        }
-        if (now - rec.createdAt > o.maxAgeMs) {
-          dead.push({ id: rec.id, status: 0, reason: 'expired' });
-          record({ seq: rec.seq, kind: 'dead', status: 0, reason: 'expired', tries: rec.tries });
           continue;
         }
         inFlight++;
@@ -224,7 +234,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
     for (const status of new Set(delivered.map((x) => x.status))) {
       o.emit.delivered({ ids: delivered.filter((x) => x.status === status).map((x) => x.id), status });
     }
-    for (const reason of ['permanent', 'expired', 'invalid'] as const) {
+    for (const reason of ['permanent', 'invalid'] as const) {
       const group = dead.filter((x) => x.reason === reason);
       if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
     }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OutboxError } from '../errors.js';
+import { createV1Database } from './schema-v1.fixture.js';
 import { DB_VERSION, type EnqueueLimits, type NewRecord, type Store, openStore } from './store.js';
 
 const T0 = 1_700_000_000_000;
@@ -505,10 +506,10 @@ describe('persistence, clear and upgrades', () => {
       req.onerror = () => reject(req.error);
     });
     try {
-      expect(db.version).toBe(1);
+      expect(db.version).toBe(DB_VERSION);
       expect([...db.objectStoreNames].sort()).toEqual(['dead', 'meta', 'queue']);
       const tx = db.transaction('queue');
-      expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['hold', 'id', 'nextAttemptAt']);
+      expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'nextAttemptAt']);
       expect(tx.objectStore('queue').index('id').unique).toBe(true);
     } finally {
       db.close();
@@ -580,5 +581,69 @@ describe('storage errors', () => {
       }
     }
     expect(ids(await store.readDue(T0, 10))).toEqual(['warm']);
+  });
+});
+
+describe('upgrade from schema version 1 (fixture)', () => {
+  const v1 = (id: string, createdAt: number, nextAttemptAt: number, hold?: 'network' | 'server') => ({
+    id,
+    url: 'https://collector.example/v1/events',
+    body: JSON.stringify({ id }),
+    createdAt,
+    nextAttemptAt,
+    attempts: hold ? 2 : 0,
+    tries: hold ? 2 : 0,
+    ...(hold ? { hold, lastStatus: 503 } : {}),
+  });
+
+  it('keeps every queued event, its order and schedule, and recounts drifted counters', async () => {
+    const name = `store-upgrade-${++counter}`;
+    // The counter says 0 although three events are queued: version 2 recounts.
+    await createV1Database({
+      name,
+      queuedCounter: 0,
+      records: [v1('a', T0 - 3000, T0 - 3000), v1('b', T0 - 2000, T0 + 60_000, 'server'), v1('c', T0 - 1000, T0 - 1000, 'network')],
+    });
+    const { store } = setup({ name });
+    expect(await store.counters()).toMatchObject({ queued: 3, deadLettered: 0 });
+    expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'c']);
+    expect(ids(await store.readDue(Number.MAX_SAFE_INTEGER, 10))).toEqual(['a', 'c', 'b']);
+    expect((await store.readDue(Number.MAX_SAFE_INTEGER, 10)).find((r) => r.id === 'b')).toMatchObject({
+      attempts: 2,
+      hold: 'server',
+      nextAttemptAt: T0 + 60_000,
+    });
+    // Holds survive: an online nudge releases the network-held one only.
+    expect(await store.release(['network'], T0)).toBe(0);
+
+    // Version 2's createdAt index works on the upgraded records.
+    const { expiredIds } = await store.expire(T0 - 1500, 10);
+    expect(expiredIds).toEqual(['a', 'b']);
+    expect(await store.counters()).toMatchObject({ queued: 1, deadLettered: 2 });
+
+    // And the store goes on as usual.
+    await store.enqueue([rec('d')], ROOMY);
+    const c = await seqOf(store, 'c');
+    await store.settle([{ seq: c, kind: 'delivered' }]);
+    expect(ids(await store.readDue(Number.MAX_SAFE_INTEGER, 10))).toEqual(['d']);
+    expect(await store.counters()).toMatchObject({ queued: 1, delivered: 1 });
+  });
+});
+
+describe('expire', () => {
+  it('moves events created before the cut-off to the dead-letter store as expired, whatever their schedule', async () => {
+    const { store, clock } = setup({ maxDeadLetters: 1 });
+    await store.enqueue([rec('old1'), rec('old2')], ROOMY);
+    const old2 = await seqOf(store, 'old2');
+    await store.settle([{ seq: old2, kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 3_600_000, hold: 'server', status: 429 }]);
+    clock.now = T0 + 10_000;
+    await store.enqueue([rec('new')], ROOMY);
+    const result = await store.expire(T0 + 5000, 10);
+    expect(result.expiredIds.sort()).toEqual(['old1', 'old2']);
+    // maxDeadLetters 1: the oldest dead letter is dropped, and counted.
+    expect(result.droppedIds).toHaveLength(1);
+    expect(await store.counters()).toMatchObject({ queued: 1, deadLettered: 1, dropped: 1 });
+    expect((await store.deadLetters())[0]).toMatchObject({ reason: 'expired', status: 0 });
+    expect(ids(await store.readDue(Number.MAX_SAFE_INTEGER, 10))).toEqual(['new']);
   });
 });

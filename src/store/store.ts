@@ -15,7 +15,14 @@ import { OutboxError } from '../errors.js';
 import type { DeadLetterReason } from '../protocol.js';
 
 export const DB_NAME = 'sw-outbox';
-export const DB_VERSION = 1;
+/**
+ * Schema versions:
+ * 1. queue (seq; indexes id, nextAttemptAt, hold), dead (seq; index id), meta (counters).
+ * 2. queue index createdAt, so events past maxAgeMs are found without reading the queue;
+ *    counters recounted from the data (they could drift from records other code wrote).
+ * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
+ */
+export const DB_VERSION = 2;
 
 export interface NewRecord {
   id: string;
@@ -57,7 +64,7 @@ interface OutboxSchema extends DBSchema {
   queue: {
     key: number;
     value: QueuedRecord;
-    indexes: { id: string; nextAttemptAt: number; hold: string };
+    indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number };
   };
   dead: {
     key: number;
@@ -100,6 +107,11 @@ export interface Store {
   settle(settlements: Settlement[]): Promise<{ applied: number; droppedIds: string[] }>;
   /** Makes events held for these reasons due at `now`. Returns how many. */
   release(holds: Hold[], now: number): Promise<number>;
+  /**
+   * Moves up to `limit` events created before `createdBefore` to the dead-letter store as
+   * expired, whatever their schedule. Returns their ids and those dropped by the bound.
+   */
+  expire(createdBefore: number, limit: number): Promise<{ expiredIds: string[]; droppedIds: string[] }>;
   /** Earliest `nextAttemptAt` of any queued event. */
   nextAttemptAt(): Promise<number | undefined>;
   counters(): Promise<Counters>;
@@ -121,7 +133,7 @@ export function openStore(options: StoreOptions = {}): Store {
   let dbPromise: Promise<IDBPDatabase<OutboxSchema>> | undefined;
   const db = (): Promise<IDBPDatabase<OutboxSchema>> => {
     dbPromise ??= openDB<OutboxSchema>(name, DB_VERSION, {
-      upgrade(database, oldVersion) {
+      upgrade(database, oldVersion, _newVersion, transaction) {
         // One step per version; a database at version N runs every step after N.
         if (oldVersion < 1) {
           const queue = database.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
@@ -132,6 +144,15 @@ export function openStore(options: StoreOptions = {}): Store {
           const dead = database.createObjectStore('dead', { keyPath: 'seq' });
           dead.createIndex('id', 'id');
           database.createObjectStore('meta');
+        }
+        if (oldVersion < 2) {
+          const queue = transaction.objectStore('queue');
+          queue.createIndex('createdAt', 'createdAt');
+          const meta = transaction.objectStore('meta');
+          // Requests on the upgrade transaction only: it stays open until they are done.
+          void Promise.all([queue.count(), transaction.objectStore('dead').count(), meta.get('counters')]).then(
+            ([queued, deadLettered, counters]) => meta.put({ ...ZERO, ...counters, queued, deadLettered }, 'counters'),
+          );
         }
       },
       blocking() {
@@ -197,6 +218,21 @@ export function openStore(options: StoreOptions = {}): Store {
       }
     }
     writing = false;
+  }
+
+  // Keeps the dead-letter store within maxDeadLetters; returns the ids it dropped.
+  async function boundDeadLetters(tx: WriteTx, counters: Counters): Promise<string[]> {
+    const droppedIds: string[] = [];
+    if (counters.deadLettered <= maxDeadLetters) return droppedIds;
+    let cursor = await tx.objectStore('dead').openCursor();
+    while (cursor && counters.deadLettered > maxDeadLetters) {
+      droppedIds.push(cursor.value.id);
+      await cursor.delete();
+      counters.deadLettered--;
+      counters.dropped++;
+      cursor = await cursor.continue();
+    }
+    return droppedIds;
   }
 
   // Deletes the oldest queued records; returns their ids.
@@ -332,18 +368,25 @@ export function openStore(options: StoreOptions = {}): Store {
           }
         });
         await Promise.all(writes);
-        const droppedIds: string[] = [];
-        if (counters.deadLettered > maxDeadLetters) {
-          let cursor = await dead.openCursor();
-          while (cursor && counters.deadLettered > maxDeadLetters) {
-            droppedIds.push(cursor.value.id);
-            await cursor.delete();
-            counters.deadLettered--;
-            counters.dropped++;
-            cursor = await cursor.continue();
-          }
+        return { applied, droppedIds: await boundDeadLetters(tx, counters) };
+      });
+    },
+
+    expire(createdBefore, limit) {
+      return write(async (tx, counters) => {
+        const expiredIds: string[] = [];
+        const dead = tx.objectStore('dead');
+        let cursor = await tx.objectStore('queue').index('createdAt').openCursor(IDBKeyRange.upperBound(createdBefore, true));
+        while (cursor && expiredIds.length < limit) {
+          const record = cursor.value;
+          expiredIds.push(record.id);
+          await dead.put({ ...record, deadAt: now(), reason: 'expired', status: 0 });
+          await cursor.delete();
+          counters.queued = Math.max(0, counters.queued - 1);
+          counters.deadLettered++;
+          cursor = await cursor.continue();
         }
-        return { applied, droppedIds };
+        return { expiredIds, droppedIds: await boundDeadLetters(tx, counters) };
       });
     },
 
