@@ -53,7 +53,8 @@ test(`chaos (${form}, seed ${seed}): three tabs, worker kills, offline spans, a 
   });
   for (const line of [...figureLines(report), ...detailLines(report)]) say(line);
   await testInfo.attach('chaos-report.json', { body: JSON.stringify(report, null, 2), contentType: 'application/json' });
-  if (process.env.CHAOS_REPORT) writeFileSync(process.env.CHAOS_REPORT, JSON.stringify(report, null, 2));
+  if (process.env.CHAOS_REPORT)
+    writeFileSync(process.env.CHAOS_REPORT, JSON.stringify({ ...report, figures: figureLines(report) }, null, 2));
 
   expect(report.crashes, `browser crash or lost tab (reproduce with: npm run chaos -- --seed ${seed})`).toEqual([]);
   expect(report.lost, `lost events: ${report.lostIds.slice(0, 10).join(' ')} (reproduce with: npm run chaos -- --seed ${seed})`).toBe(0);

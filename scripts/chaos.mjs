@@ -70,17 +70,8 @@ let code = result.status ?? 1;
 if (existsSync(reportPath)) {
   const r = JSON.parse(readFileSync(reportPath, 'utf8'));
   console.log('');
-  for (const line of [
-    `seed: ${r.seed}`,
-    `accepted: ${r.accepted}`,
-    `delivered: ${r.delivered}`,
-    `lost: ${r.lost}`,
-    `duplicates: ${r.duplicates}`,
-    `kills: ${r.kills}`,
-    `drain ms: ${r.drainMs}`,
-    `refused: ${r.refused}`,
-  ])
-    console.log(line);
+  // The figure lines as the run formatted them (e2e/chaos/run.ts figureLines).
+  for (const line of r.figures) console.log(line);
   console.log(`(schedule digest ${r.digest}; duplicate bound ${r.duplicateBound}; wall ${(wall / 1000).toFixed(1)} s)`);
   if (r.lost !== 0 || r.crashes.length) code = code || 1;
 } else {

@@ -13,10 +13,11 @@
 // Prints the packed size and the wall times; exits non-zero on any failure.
 // KEEP_PACK_TEST=1 keeps the temp folders.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromiumArgs, executablePath } from '../e2e/chromium.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const started = performance.now();
@@ -122,18 +123,10 @@ try {
   const server = await startStaticServer({ roots: { '/': join(app, 'dist') } });
   closers.push(server);
   const { chromium } = await import(pathToFileURL(join(root, 'node_modules/playwright/index.mjs')).href);
-  const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => !!p && existsSync(p));
   const browser = await chromium.launch({
     headless: true,
     executablePath,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
+    args: chromiumArgs,
   });
   closers.push(browser);
   const context = await browser.newContext();

@@ -157,16 +157,13 @@ export function createFlusher(o: FlusherOptions): Flusher {
       }
       const due = await o.store.readDue(now, o.pageSize);
       if (due.length === 0) return;
-      const progressed = await sendPage(
-        due.sort((a, b) => a.seq - b.seq),
-        now,
-      );
+      const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq));
       if (!progressed) return;
     }
   }
 
   // Sends one page; returns false when the pass should stop.
-  async function sendPage(records: QueuedRecord[], now: number): Promise<boolean> {
+  async function sendPage(records: QueuedRecord[]): Promise<boolean> {
     const delivered: { id: string; status: number }[] = [];
     const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
     const dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[] = [];
