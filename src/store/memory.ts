@@ -1,0 +1,259 @@
+// The same Store as store.ts, kept in memory: the degraded mode for a page where
+// IndexedDB is blocked (some private modes, storage disabled by policy). Events live as
+// long as the page does; every rule of the queue is the same. It mirrors the IndexedDB
+// store's semantics exactly, including its orderings (both run the same unit tests):
+// - the queue is in insertion order (seq); readDue orders by nextAttemptAt, then seq;
+// - dead letters are kept in seq order (the dead store's key), and the bound drops the
+//   lowest seq first;
+// - settle looks every record up before applying anything (as the IndexedDB store
+//   issues all its reads first).
+// Every method settles asynchronously and returns copies, as IndexedDB does.
+import { OutboxError } from '../errors.js';
+import type { Counters, DeadRecord, EnqueueOutcome, NewRecord, QueuedRecord, Store, StoreOptions } from './store.js';
+
+const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
+
+export function openMemoryStore(options: StoreOptions = {}): Store {
+  const maxDeadLetters = options.maxDeadLetters ?? 1000;
+  const now = options.now ?? Date.now;
+
+  // The queue iterates in seq order: a Map iterates in insertion order, seq only grows,
+  // and a retry replaces a record with `set`, which keeps its position. Dead letters
+  // arrive in any seq order, so they are sorted when read.
+  const queue = new Map<number, QueuedRecord>();
+  const dead = new Map<number, DeadRecord>();
+  const deadBySeq = () => [...dead.values()].sort((a, b) => a.seq - b.seq);
+  /** Keys of delivered events → when they were delivered. */
+  const seen = new Map<string, number>();
+  const counters: Counters = { ...ZERO };
+  let lastSeq = 0;
+
+  const byDue = (a: QueuedRecord, b: QueuedRecord) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq;
+
+  // Keeps the dead letters within maxDeadLetters, dropping the lowest seq first.
+  function boundDeadLetters(): string[] {
+    const droppedIds: string[] = [];
+    for (const record of deadBySeq()) {
+      if (counters.deadLettered <= maxDeadLetters) break;
+      droppedIds.push(record.id);
+      dead.delete(record.seq);
+      counters.deadLettered--;
+      counters.dropped++;
+    }
+    return droppedIds;
+  }
+
+  function toDead(record: QueuedRecord, fields: Pick<DeadRecord, 'reason' | 'status' | 'tries'> & { detail?: string }): void {
+    queue.delete(record.seq);
+    const { detail, ...rest } = fields;
+    dead.set(record.seq, { ...record, ...rest, deadAt: now(), ...(detail ? { detail } : {}) });
+    counters.queued = Math.max(0, counters.queued - 1);
+    counters.deadLettered++;
+  }
+
+  // Runs synchronously (so atomically), settles like an IndexedDB request would.
+  const run = <T>(op: () => T): Promise<T> => Promise.resolve().then(op);
+
+  return {
+    enqueue(records, limits) {
+      return run(() => {
+        const window = limits.dedupeWindowMs ?? 0;
+        const keyOf = (r: NewRecord): string | undefined => (window > 0 ? r.key : undefined);
+        const at = now();
+        const queuedIds = new Set<string>();
+        const queuedKeys = new Set<string>();
+        for (const r of queue.values()) {
+          queuedIds.add(r.id);
+          if (r.key !== undefined) queuedKeys.add(r.key);
+        }
+
+        const batchIds = new Set<string>();
+        const batchKeys = new Set<string>();
+        const fresh: NewRecord[] = [];
+        const results: EnqueueOutcome[] = records.map((r) => {
+          const key = keyOf(r);
+          const deliveredAt = key === undefined ? undefined : seen.get(key);
+          const duplicate =
+            queuedIds.has(r.id) ||
+            batchIds.has(r.id) ||
+            (key !== undefined && (queuedKeys.has(key) || batchKeys.has(key) || (deliveredAt !== undefined && deliveredAt > at - window)));
+          batchIds.add(r.id);
+          if (key !== undefined) batchKeys.add(key);
+          if (!duplicate) fresh.push(r);
+          return { id: r.id, ok: true, duplicate };
+        });
+
+        let droppedIds: string[] = [];
+        let accepted = fresh;
+        const overBy = counters.queued + fresh.length - limits.maxQueueSize;
+        if (overBy > 0) {
+          if (limits.overflow === 'reject-new') {
+            const room = Math.max(0, limits.maxQueueSize - counters.queued);
+            accepted = fresh.slice(0, room);
+            const refused = new Set(fresh.slice(room).map((r) => r.id));
+            for (const [i, result] of results.entries()) {
+              if (result.ok && !result.duplicate && refused.has(result.id)) {
+                results[i] = {
+                  id: result.id,
+                  ok: false,
+                  error: new OutboxError(
+                    'queue-full',
+                    `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${result.id} was not queued`,
+                  ),
+                };
+              }
+            }
+          } else {
+            // The oldest by insertion, whatever their schedule.
+            const evict = Math.min(overBy, counters.queued);
+            for (const [seq, record] of queue) {
+              if (droppedIds.length >= evict) break;
+              droppedIds.push(record.id);
+              queue.delete(seq);
+            }
+            counters.queued -= droppedIds.length;
+            // A single batch larger than the whole queue keeps its newest events.
+            const stillOver = counters.queued + fresh.length - limits.maxQueueSize;
+            if (stillOver > 0) {
+              droppedIds = [...droppedIds, ...fresh.slice(0, stillOver).map((r) => r.id)];
+              accepted = fresh.slice(stillOver);
+            }
+            counters.dropped += droppedIds.length;
+          }
+        }
+
+        for (const r of accepted) {
+          const seq = ++lastSeq;
+          const key = keyOf(r);
+          queue.set(seq, {
+            id: r.id,
+            url: r.url,
+            body: r.body,
+            ...(key !== undefined ? { key } : {}),
+            seq,
+            createdAt: at,
+            nextAttemptAt: at,
+            attempts: 0,
+            tries: 0,
+          });
+        }
+        counters.queued += accepted.length;
+        return { results, droppedIds };
+      });
+    },
+
+    readDue(at, limit) {
+      return run(() =>
+        [...queue.values()]
+          .filter((r) => r.nextAttemptAt <= at)
+          .sort(byDue)
+          .slice(0, Math.max(0, limit))
+          .map((r) => ({ ...r })),
+      );
+    },
+
+    settle(settlements) {
+      return run(() => {
+        const current = settlements.map((s) => queue.get(s.seq));
+        let applied = 0;
+        settlements.forEach((s, i) => {
+          const record = current[i];
+          // Already gone (delivered by an earlier pass, cleared): nothing to do.
+          if (!record) return;
+          applied++;
+          if (s.kind === 'delivered') {
+            queue.delete(s.seq);
+            if (record.key !== undefined) seen.set(record.key, now());
+            counters.queued = Math.max(0, counters.queued - 1);
+            counters.delivered++;
+          } else if (s.kind === 'retry') {
+            queue.set(s.seq, {
+              ...record,
+              attempts: s.attempts,
+              tries: s.tries,
+              nextAttemptAt: s.nextAttemptAt,
+              hold: s.hold,
+              lastStatus: s.status,
+            });
+            counters.retried++;
+          } else {
+            toDead(record, { tries: s.tries, reason: s.reason, status: s.status, ...(s.detail ? { detail: s.detail } : {}) });
+          }
+        });
+        return { applied, droppedIds: boundDeadLetters() };
+      });
+    },
+
+    release(holds, at) {
+      return run(() => {
+        let released = 0;
+        for (const hold of holds) {
+          for (const record of queue.values()) {
+            if (record.hold === hold && record.nextAttemptAt > at) {
+              record.nextAttemptAt = at;
+              released++;
+            }
+          }
+        }
+        return released;
+      });
+    },
+
+    expire(createdBefore, limit) {
+      return run(() => {
+        const old = [...queue.values()]
+          .filter((r) => r.createdAt < createdBefore)
+          .sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq)
+          .slice(0, Math.max(0, limit));
+        for (const record of old) toDead(record, { tries: record.tries, reason: 'expired', status: 0 });
+        return { expiredIds: old.map((r) => r.id), droppedIds: boundDeadLetters() };
+      });
+    },
+
+    forget(before, limit) {
+      return run(() => {
+        const old = [...seen.entries()]
+          .filter(([, at]) => at < before)
+          .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+          .slice(0, Math.max(0, limit));
+        for (const [key] of old) seen.delete(key);
+        return old.length;
+      });
+    },
+
+    nextAttemptAt() {
+      return run(() => {
+        let earliest: number | undefined;
+        for (const r of queue.values()) if (earliest === undefined || r.nextAttemptAt < earliest) earliest = r.nextAttemptAt;
+        return earliest;
+      });
+    },
+
+    counters() {
+      return run(() => ({ ...counters }));
+    },
+
+    deadLetters(limit = 100) {
+      // As IndexedDB's getAll: a count of 0 means all.
+      return run(() =>
+        deadBySeq()
+          .slice(0, limit > 0 ? limit : undefined)
+          .map((r) => ({ ...r })),
+      );
+    },
+
+    clear() {
+      return run(() => {
+        queue.clear();
+        dead.clear();
+        seen.clear();
+        counters.queued = 0;
+        counters.deadLettered = 0;
+      });
+    },
+
+    close() {
+      // Nothing to release; the events stay for as long as this object lives.
+    },
+  };
+}
