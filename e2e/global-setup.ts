@@ -4,6 +4,7 @@ import { renameSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { buildOptimizelyHarness, OPTIMIZELY_HARNESS_DIR } from './optimizely/build';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,4 +23,10 @@ export default async function globalSetup(): Promise<void> {
   });
   rmSync(resolve(root, 'e2e/.app'), { recursive: true, force: true });
   renameSync(out, resolve(root, 'e2e/.app'));
+
+  // The Optimizely SDK harness (e2e/optimizely/), the same way.
+  const harnessOut = `${OPTIMIZELY_HARNESS_DIR}-tmp-${process.pid}`;
+  await buildOptimizelyHarness(harnessOut);
+  rmSync(OPTIMIZELY_HARNESS_DIR, { recursive: true, force: true });
+  renameSync(harnessOut, OPTIMIZELY_HARNESS_DIR);
 }
