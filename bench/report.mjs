@@ -1,0 +1,418 @@
+// @ts-check
+// Summaries (median, min, max over rounds; ratios computed within each round, then their
+// median) and the markdown table printed and written by `npm run bench`.
+
+/**
+ * @param {number[]} xs
+ * @returns {{median: number, min: number, max: number, n: number} | null} null when no value is finite
+ */
+export function summarize(xs) {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const at = (/** @type {number} */ i) => /** @type {number} */ (v[i]);
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
+  return { median, min: at(0), max: at(v.length - 1), n: v.length };
+}
+
+/**
+ * The rows of the report, from the raw run.
+ * @param {any} run
+ */
+export function buildSummary(run) {
+  const rounds = /** @type {any[]} */ (run.rounds);
+  const cfg = run.config;
+  /** @param {(r: any) => any} pick */
+  const values = (pick) =>
+    rounds.map((r) => {
+      try {
+        const v = pick(r);
+        return typeof v === 'number' ? v : Number.NaN;
+      } catch {
+        return Number.NaN;
+      }
+    });
+  /** Why a scenario has no number, from the first round that says so. @param {string} key */
+  const why = (key) => {
+    for (const r of rounds) {
+      const s = r[key];
+      if (s?.unavailable) return `not available: ${s.unavailable}`;
+      if (s?.error) return `failed: ${s.error}`;
+      if (s?.skipped) return 'skipped';
+    }
+    return 'no data';
+  };
+  const batchingOn = 'optimizely';
+
+  const measurements = [
+    {
+      label: 'main thread, burst in one task: dispatchEvent',
+      events: cfg.mainBurst,
+      unit: 'µs/event',
+      key: 'main',
+      s: summarize(values((r) => r.main.burst.dispatch.taskUs)),
+      digits: 1,
+    },
+    {
+      label: 'main thread, burst in one task: bare postMessage',
+      events: cfg.mainBurst,
+      unit: 'µs/event',
+      key: 'main',
+      s: summarize(values((r) => r.main.burst.post.taskUs)),
+      digits: 1,
+    },
+    {
+      label: 'main thread, one event per task: dispatchEvent',
+      events: cfg.mainTask,
+      unit: 'µs/event',
+      key: 'main',
+      s: summarize(values((r) => r.main.task.dispatch.taskUs)),
+      digits: 1,
+    },
+    {
+      label: 'main thread, one event per task: bare postMessage',
+      events: cfg.mainTask,
+      unit: 'µs/event',
+      key: 'main',
+      s: summarize(values((r) => r.main.task.post.taskUs)),
+      digits: 1,
+    },
+    {
+      label: 'durable enqueue: sw-outbox (acknowledged)',
+      events: cfg.enqueueOurs,
+      unit: 'events/s',
+      key: 'enqueueOurs',
+      s: summarize(values((r) => r.enqueueOurs.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: 'durable enqueue: workbox Queue.pushRequest',
+      events: cfg.enqueueWorkbox,
+      unit: 'events/s',
+      key: 'enqueueWorkbox',
+      s: summarize(values((r) => r.enqueueWorkbox.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: 'IndexedDB ceiling: puts in one transaction',
+      events: cfg.ceiling,
+      unit: 'events/s',
+      key: 'ceiling',
+      s: summarize(values((r) => r.ceiling.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: 'drain: sw-outbox, batching off',
+      events: cfg.drainOurs,
+      unit: 'events/s',
+      key: 'drainOff',
+      s: summarize(values((r) => r.drainOff.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: 'drain: sw-outbox, batching off',
+      events: cfg.drainOurs,
+      unit: 'requests/event',
+      key: 'drainOff',
+      s: summarize(values((r) => r.drainOff.requestsPerEvent)),
+      digits: 4,
+    },
+    {
+      label: `drain: sw-outbox, batching ${batchingOn}`,
+      events: cfg.drainOurs,
+      unit: 'events/s',
+      key: 'drainOn',
+      s: summarize(values((r) => r.drainOn.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: `drain: sw-outbox, batching ${batchingOn}`,
+      events: cfg.drainOurs,
+      unit: 'requests/event',
+      key: 'drainOn',
+      s: summarize(values((r) => r.drainOn.requestsPerEvent)),
+      digits: 4,
+    },
+    {
+      label: 'drain: workbox Queue.replayRequests (sync)',
+      events: cfg.drainWorkbox,
+      unit: 'events/s',
+      key: 'drainWorkbox',
+      s: summarize(values((r) => r.drainWorkbox.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: `reconnect → backlog drained (batching ${batchingOn})`,
+      events: cfg.reconnect,
+      unit: 'ms',
+      key: 'reconnect',
+      s: summarize(values((r) => r.reconnect.ms)),
+      digits: 0,
+    },
+  ].filter((m) => run.selected.includes(m.key));
+
+  const heapRuns = /** @type {any[]} */ (run.heap ?? []);
+  const heapOk = heapRuns.filter((h) => typeof h.peakGrowthMB === 'number');
+  const heapBatching = heapOk[0]?.batching ?? run.heapBatching ?? cfg.heapBatching;
+  if (run.selected.includes('heap')) {
+    const heapWhy = heapRuns.find((h) => h.error || h.unavailable);
+    const common = {
+      events: cfg.heapEvents,
+      unit: 'MB',
+      key: 'heap',
+      digits: 1,
+      why: heapWhy ? `failed: ${heapWhy.error ?? heapWhy.unavailable}` : 'no data',
+    };
+    measurements.push(
+      {
+        ...common,
+        label: `worker heap growth draining (batching ${heapBatching}): peak, V8 heap`,
+        s: summarize(heapOk.map((h) => h.peakGrowthMB)),
+      },
+      {
+        ...common,
+        label: `worker heap growth draining (batching ${heapBatching}): peak, V8 + embedder`,
+        s: summarize(heapOk.map((h) => h.peakGrowthWithEmbedderMB)),
+      },
+      {
+        ...common,
+        label: `worker heap growth draining (batching ${heapBatching}): after drain and GC`,
+        s: summarize(heapOk.map((h) => h.afterGcGrowthMB)),
+      },
+      {
+        ...common,
+        label: `drain while sampling the heap (batching ${heapBatching})`,
+        unit: 'events/s',
+        digits: 0,
+        s: summarize(heapOk.map((h) => h.drainEventsPerSec)),
+      },
+    );
+  }
+
+  /** @param {(r: any) => number} a @param {(r: any) => number} b */
+  const ratio = (a, b) => summarize(values((r) => a(r) / b(r)));
+  const ratios = [
+    {
+      label: 'main thread, burst: dispatchEvent / postMessage',
+      keys: ['main'],
+      s: ratio(
+        (r) => r.main.burst.dispatch.taskUs,
+        (r) => r.main.burst.post.taskUs,
+      ),
+      fmt: 'x',
+    },
+    {
+      label: 'main thread, one per task: dispatchEvent / postMessage',
+      keys: ['main'],
+      s: ratio(
+        (r) => r.main.task.dispatch.taskUs,
+        (r) => r.main.task.post.taskUs,
+      ),
+      fmt: 'x',
+    },
+    {
+      label: 'enqueue: sw-outbox / workbox pushRequest',
+      keys: ['enqueueOurs', 'enqueueWorkbox'],
+      s: ratio(
+        (r) => r.enqueueOurs.eventsPerSec,
+        (r) => r.enqueueWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+      goal: { op: '≥', value: 15 },
+    },
+    {
+      label: 'enqueue: sw-outbox / IndexedDB one-transaction ceiling',
+      keys: ['enqueueOurs', 'ceiling'],
+      s: ratio(
+        (r) => r.enqueueOurs.eventsPerSec,
+        (r) => r.ceiling.eventsPerSec,
+      ),
+      fmt: '%',
+      goal: { op: '≥', value: 0.6 },
+    },
+    {
+      label: 'drain: batching off / workbox replay',
+      keys: ['drainOff', 'drainWorkbox'],
+      s: ratio(
+        (r) => r.drainOff.eventsPerSec,
+        (r) => r.drainWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+      goal: { op: '≥', value: 5 },
+    },
+    {
+      label: `drain: batching ${batchingOn} / workbox replay`,
+      keys: ['drainOn', 'drainWorkbox'],
+      s: ratio(
+        (r) => r.drainOn.eventsPerSec,
+        (r) => r.drainWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+      goal: { op: '≥', value: 50 },
+    },
+    {
+      label: `drain: batching ${batchingOn}, requests per event`,
+      keys: ['drainOn'],
+      s: summarize(values((r) => r.drainOn.requestsPerEvent)),
+      fmt: 'n4',
+      goal: { op: '≤', value: 0.02 },
+    },
+    {
+      label: `reconnect → ${cfg.reconnect} drained (batching ${batchingOn})`,
+      keys: ['reconnect'],
+      s: summarize(values((r) => r.reconnect.ms)),
+      fmt: 'ms',
+      goal: { op: '≤', value: 1000 },
+    },
+  ].filter((x) => x.keys.every((k) => run.selected.includes(k)));
+  if (run.selected.includes('heap')) {
+    ratios.push({
+      label: `worker heap growth draining ${cfg.heapEvents} (peak, V8 heap)`,
+      keys: ['heap'],
+      s: summarize(heapOk.map((h) => h.peakGrowthMB)),
+      fmt: 'MB',
+      goal: { op: '<', value: 32 },
+    });
+  }
+  return {
+    measurements: measurements.map((/** @type {{why?: string} & typeof measurements[number]} */ m) => ({
+      ...m,
+      why: m.s ? undefined : (m.why ?? why(m.key)),
+    })),
+    ratios: ratios.map((x) => ({
+      ...x,
+      why: x.s ? undefined : (x.keys.map((k) => (k === 'heap' ? 'heap: no data' : why(k))).find((w) => w !== 'no data') ?? 'no data'),
+      met: x.goal && x.s ? compare(x.s.median, x.goal.op, x.goal.value) : undefined,
+    })),
+  };
+}
+
+/** @param {number} v @param {string} op @param {number} goal */
+function compare(v, op, goal) {
+  if (op === '≥') return v >= goal;
+  if (op === '≤') return v <= goal;
+  if (op === '<') return v < goal;
+  return v > goal;
+}
+
+/** @param {number} v @param {number} digits */
+const num = (v, digits) =>
+  digits === 0
+    ? Math.round(v).toLocaleString('en-US')
+    : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** @param {number} v @param {string} fmt */
+function fmtRatio(v, fmt) {
+  if (fmt === 'x') return `${num(v, 2)}×`;
+  if (fmt === '%') return `${num(v * 100, 0)} %`;
+  if (fmt === 'ms') return `${num(v, 0)} ms`;
+  if (fmt === 'MB') return `${num(v, 1)} MB`;
+  return num(v, 4);
+}
+
+/** @param {{op: string, value: number}} goal @param {string} fmt */
+function fmtGoal(goal, fmt) {
+  return `${goal.op} ${fmtRatio(goal.value, fmt)}`;
+}
+
+/** @param {string} s */
+const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/**
+ * @param {any} run the raw run
+ * @param {ReturnType<typeof buildSummary>} summary
+ */
+export function renderMarkdown(run, summary) {
+  const m = run.meta;
+  const cfg = run.config;
+  const lines = [];
+  lines.push(`# sw-outbox bench — ${m.startedAt}`);
+  lines.push('');
+  lines.push(
+    `${run.rounds.length} round(s)${run.quick ? ' (--quick)' : ''}; medians [min–max] over rounds; ratios computed within each round, then their median. ` +
+      `Headless Chromium ${m.chromium} on an on-disk profile (a fresh one per measurement), Node ${m.node}, ${m.cpus}× ${m.cpuModel}. ` +
+      `Library: ${m.git}${m.dirty ? ` + ${m.dirty} uncommitted file(s) under src/ worker/` : ''}, dist/sw.js sha256 ${m.swHash}. ` +
+      `Load average at start ${m.loadStart.map((/** @type {number} */ x) => x.toFixed(2)).join(' ')}, at end ${(m.loadEnd ?? []).map((/** @type {number} */ x) => x.toFixed(2)).join(' ')}. ` +
+      `Events: ~${m.eventBytes} B Optimizely-style JSON each. Took ${m.durationS?.toFixed(0)} s.`,
+  );
+  if (run.sizes) {
+    const s = run.sizes;
+    lines.push('');
+    lines.push('## Bundle sizes (Vite, minified, gzip -9; one measurement)');
+    lines.push('');
+    lines.push('| bundle | chunk | loaded | min B | gzip B |');
+    lines.push('|---|---|---|---:|---:|');
+    /** @param {string} label @param {any} b */
+    const rows = (label, b) => {
+      const eagerChunks = b.chunks.filter((/** @type {any} */ c) => c.kind !== 'lazy').length;
+      if (eagerChunks > 1)
+        lines.push(`| ${label} | (everything loaded at once) | at once | ${num(b.eager.min, 0)} | ${num(b.eager.gzip, 0)} |`);
+      for (const c of b.chunks) {
+        lines.push(`| ${label} | ${c.name} | ${c.kind === 'lazy' ? 'lazily' : 'at once'} | ${num(c.min, 0)} | ${num(c.gzip, 0)} |`);
+      }
+    };
+    rows("page entry `import {createDispatcher} from 'sw-outbox'`", s.page);
+    rows("worker entry `import {installOutbox} from 'sw-outbox/worker'`", s.worker);
+    rows("reference: workbox-window's `Workbox` alone", s.workbox);
+    lines.push(
+      `| ready-made worker dist/sw.js (as shipped, for information) | sw.js | — | ${num(s.readyMadeWorker.min, 0)} | ${num(s.readyMadeWorker.gzip, 0)} |`,
+    );
+  } else if (run.sizesError) {
+    lines.push('');
+    lines.push(`Bundle sizes: failed: ${cell(run.sizesError)}`);
+  }
+  if (summary.measurements.length) {
+    lines.push('');
+    lines.push('## Measurements');
+    lines.push('');
+    lines.push('| measurement | events | unit | median | min | max | n |');
+    lines.push('|---|---:|---|---:|---:|---:|---:|');
+    for (const x of summary.measurements) {
+      if (!x.s) lines.push(`| ${x.label} | ${num(x.events, 0)} | ${x.unit} | ${cell(x.why ?? '')} | | | 0 |`);
+      else
+        lines.push(
+          `| ${x.label} | ${num(x.events, 0)} | ${x.unit} | ${num(x.s.median, x.digits)} | ${num(x.s.min, x.digits)} | ${num(x.s.max, x.digits)} | ${x.s.n} |`,
+        );
+    }
+  }
+  if (summary.ratios.length) {
+    lines.push('');
+    lines.push('## Ratios and goals');
+    lines.push('');
+    lines.push('| ratio / goal | median | min | max | goal | status |');
+    lines.push('|---|---:|---:|---:|---|---|');
+    for (const x of summary.ratios) {
+      const goal = x.goal ? fmtGoal(x.goal, x.fmt) : '—';
+      if (!x.s) lines.push(`| ${x.label} | ${cell(x.why ?? '')} | | | ${goal} | ${x.goal ? 'not measured' : ''} |`);
+      else {
+        const status = x.goal ? (x.met ? 'met' : '**not met**') : '';
+        lines.push(
+          `| ${x.label} | ${fmtRatio(x.s.median, x.fmt)} | ${fmtRatio(x.s.min, x.fmt)} | ${fmtRatio(x.s.max, x.fmt)} | ${goal} | ${status} |`,
+        );
+      }
+    }
+  }
+  lines.push('');
+  lines.push('How each figure is taken:');
+  lines.push('');
+  lines.push(
+    `- Main thread: CDP Performance.getMetrics TaskDuration delta on the page, from before the call until every promise resolved + ${cfg.settleMs} ms (deferred microtask, post and acknowledgement included), minus an idle run of the same harness; median of ${cfg.mainReps} repetitions per round. Delivery is held (collector never answers) so no delivery broadcasts fall in the window.`,
+  );
+  lines.push(
+    '- Enqueue: offline (the backlog is held, as a beacon outbox is used). sw-outbox timed on the page from the first dispatchEvent (one task) to the last promise resolved; workbox timed inside its worker around Promise.all of pushRequest (Request construction included); the ceiling is timed around one readwrite transaction of puts into a bare object store, default durability, in a page.',
+  );
+  lines.push(
+    '- Drain: the backlog is queued offline; time from context.setOffline(false) until the local collector (Node, 127.0.0.1, CORS, preflight cached 600 s) has every event, counted by uuid. Workbox replays on its `sync` event.',
+  );
+  lines.push(
+    `- Heap: CDP on the service-worker target; HeapProfiler.collectGarbage + Runtime.getHeapUsage before reconnecting, then usedSize every ${cfg.heapSampleMs} ms while draining (no forced GC); growth = peak − baseline. ${cfg.heapRounds} run(s).`,
+  );
+  if (run.errors.length) {
+    lines.push('');
+    lines.push('## Failed measurements');
+    lines.push('');
+    for (const e of run.errors) lines.push(`- ${cell(`${e.where}: ${e.message}`)}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

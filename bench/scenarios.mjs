@@ -1,0 +1,346 @@
+// @ts-check
+// One function per measurement. Each opens its own browser context on a fresh on-disk
+// profile, so no backlog, worker or open connection of one measurement runs during
+// another (context.setOffline() holds for every origin of a context).
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openContext, workerSession } from './browser.mjs';
+import { summarize } from './report.mjs';
+
+/**
+ * @typedef {{
+ *   mainBurst: number, mainTask: number, mainReps: number, settleMs: number,
+ *   enqueueOurs: number, enqueueWorkbox: number, ceiling: number,
+ *   drainOurs: number, drainWorkbox: number, reconnect: number,
+ *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto', heapChunk: number, heapSampleMs: number,
+ * }} Config
+ * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config}} Env
+ * @typedef {import('@playwright/test').Page} Page
+ */
+
+/** Raised when a worker option the library does not know yet (batching: 'optimizely') fails the registration. */
+export class Unavailable extends Error {}
+
+/** Options of the ready-made worker for every measurement (only batching varies). */
+export function workerOptions(/** @type {Env} */ env, /** @type {Record<string, string | number>} */ extra = {}) {
+  return {
+    endpoints: env.collector.origin,
+    baseMs: 100,
+    maxMs: 2000,
+    timeoutMs: 30_000,
+    maxQueueSize: Math.max(200_000, env.cfg.heapEvents * 2),
+    ...extra,
+  };
+}
+
+/** @param {Env} env @param {Record<string, string | number>} [extra] */
+const swUrl = (env, extra) => `/sw.js?${new URLSearchParams(Object.entries(workerOptions(env, extra)).map(([k, v]) => [k, String(v)]))}`;
+
+let serial = 0;
+/** A scenario id unique in this run (the collector counts per id). @param {string} name */
+const newId = (name) => `${name}-${++serial}`;
+
+/** @param {Page} page @param {Env} env @param {Record<string, string | number>} [extra] */
+async function setupOurs(page, env, extra) {
+  await page.goto(`${env.origin}/`);
+  const url = swUrl(env, extra);
+  const result = await page.evaluate((u) => window.bench.setup(u), url);
+  if (!result.ok) throw new Unavailable(`the worker refused ${url}: ${result.error}`);
+}
+
+/** @param {Page} page @param {number} n @param {string} prefix @param {string} url */
+const prepare = (page, n, prefix, url) =>
+  page.evaluate(([n, prefix, url]) => window.bench.prepare(n, prefix, url), /** @type {const} */ ([n, prefix, url]));
+
+/** @param {Page} page @param {number} expected @param {number} [chunk] */
+async function enqueuePrepared(page, expected, chunk = 0) {
+  const r = await page.evaluate((c) => window.bench.enqueue(c), chunk);
+  if (r.accepted !== expected) throw new Error(`enqueue: ${r.accepted} of ${expected} events accepted`);
+  return r.ms;
+}
+
+/** @param {(session: Awaited<ReturnType<typeof openContext>>) => Promise<any>} body */
+async function inContext(body) {
+  const session = await openContext();
+  try {
+    return await body(session);
+  } finally {
+    await session.close();
+  }
+}
+
+// --- main-thread cost ------------------------------------------------------------------
+
+/**
+ * dispatchEvent vs one bare postMessage of the same event object to the same worker, on
+ * the page's main thread: CDP Performance.getMetrics TaskDuration (all main-thread tasks:
+ * script, structured clone, message handling, GC) and ScriptDuration, read before the
+ * call and after every promise resolved plus `settleMs`, so deferred work (the
+ * microtask that serialises and posts, the acknowledgement handled later) is in. An
+ * `idle` run of the same harness (same evaluate, same per-task scheduling, no event) is
+ * subtracted. Delivery is held (the collector never answers; the worker's 4 requests
+ * stay in flight) so no delivery broadcasts reach the page during the window.
+ * @param {Env} env
+ */
+export async function mainThread(env) {
+  const { cfg } = env;
+  return inContext(async ({ context, page }) => {
+    await setupOurs(page, env, { timeoutMs: 600_000 });
+    const id = newId('main');
+    const url = env.collector.url(id, 'hang');
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const metrics = async () => {
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+      return { task: m.TaskDuration ?? Number.NaN, script: m.ScriptDuration ?? Number.NaN };
+    };
+    let batch = 0;
+    /** @param {'idle' | 'post' | 'dispatch'} variant @param {'burst' | 'task'} pattern @param {number} n */
+    const sample = async (variant, pattern, n) => {
+      await prepare(page, n, `${id}-${++batch}`, url);
+      // Garbage of earlier runs collected first, so a GC it would cause does not land in
+      // this window by chance.
+      await cdp.send('HeapProfiler.collectGarbage');
+      await sleep(50);
+      const before = await metrics();
+      await page.evaluate(([v, p]) => window.bench.mainThread(v, p), /** @type {const} */ ([variant, pattern]));
+      await sleep(cfg.settleMs);
+      const after = await metrics();
+      return { taskMs: (after.task - before.task) * 1000, scriptMs: (after.script - before.script) * 1000 };
+    };
+    /** @type {Record<string, any>} */
+    const out = {};
+    for (const pattern of /** @type {const} */ (['burst', 'task'])) {
+      const n = pattern === 'burst' ? cfg.mainBurst : cfg.mainTask;
+      for (const variant of /** @type {const} */ (['idle', 'post', 'dispatch'])) await sample(variant, pattern, Math.min(n, 200)); // warm-up
+      /** @type {Record<'idle' | 'post' | 'dispatch', {taskMs: number, scriptMs: number}[]>} */
+      const reps = { idle: [], post: [], dispatch: [] };
+      for (let r = 0; r < cfg.mainReps; r++) {
+        for (const variant of /** @type {const} */ (['idle', 'post', 'dispatch'])) reps[variant].push(await sample(variant, pattern, n));
+      }
+      const med = (/** @type {number[]} */ xs) => summarize(xs)?.median ?? Number.NaN;
+      const idleTask = med(reps.idle.map((x) => x.taskMs));
+      const idleScript = med(reps.idle.map((x) => x.scriptMs));
+      const perEvent = (/** @type {'post' | 'dispatch'} */ v) => ({
+        taskUs: ((med(reps[v].map((x) => x.taskMs)) - idleTask) / n) * 1000,
+        scriptUs: ((med(reps[v].map((x) => x.scriptMs)) - idleScript) / n) * 1000,
+      });
+      out[pattern] = { events: n, post: perEvent('post'), dispatch: perEvent('dispatch'), reps };
+    }
+    return out;
+  });
+}
+
+// --- durable enqueue -------------------------------------------------------------------
+
+/**
+ * sw-outbox: `n` events dispatched in one task, timed on the page from the first
+ * dispatchEvent until every promise resolved (the worker's IndexedDB commit was
+ * acknowledged). Offline, so the worker holds them (as Workbox's peer does).
+ * @param {Env} env
+ */
+export async function enqueueOurs(env) {
+  const n = env.cfg.enqueueOurs;
+  return inContext(async ({ context, page }) => {
+    await setupOurs(page, env);
+    await context.setOffline(true);
+    const id = newId('enq');
+    const url = env.collector.url(id);
+    await prepare(page, 200, `${id}-warm`, url);
+    await enqueuePrepared(page, 200);
+    await prepare(page, n, id, url);
+    const ms = await enqueuePrepared(page, n);
+    const stats = await page.evaluate(() => window.bench.stats());
+    if (stats.queued < n) throw new Error(`enqueue: only ${stats.queued} queued after ${n} acknowledged`);
+    return { events: n, ms, eventsPerSec: n / (ms / 1000), queued: stats.queued };
+  });
+}
+
+/**
+ * workbox-background-sync: `n` Queue.pushRequest calls at once inside its service
+ * worker (Request construction included), timed inside the worker until every push
+ * resolved. Offline, so its `sync` replay does not run meanwhile.
+ * @param {Env} env
+ */
+export async function enqueueWorkbox(env) {
+  const n = env.cfg.enqueueWorkbox;
+  return inContext(async ({ context, page }) => {
+    await page.goto(`${env.origin}/wb/`);
+    await page.evaluate(() => window.wbBench.setup());
+    await context.setOffline(true);
+    const id = newId('wbenq');
+    const url = env.collector.url(id);
+    await page.evaluate(([u, p]) => window.wbBench.push(50, String(p), String(u)), [url, `${id}-warm`]);
+    const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [url, id, n]);
+    if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+    return { events: n, ms: r.ms, eventsPerSec: n / (r.ms / 1000), size: r.size };
+  });
+}
+
+/**
+ * The one-transaction IndexedDB ceiling: `n` puts of ~1 KB records, one transaction.
+ * @param {Env} env
+ */
+export async function ceiling(env) {
+  const n = env.cfg.ceiling;
+  return inContext(async ({ page }) => {
+    await page.goto(`${env.origin}/`);
+    const id = newId('ceil');
+    const url = env.collector.url(id);
+    await page.evaluate(([n, p, u]) => window.bench.ceiling(Number(n), String(p), String(u)), [500, `${id}-warm`, url]);
+    const r = await page.evaluate(([n, p, u]) => window.bench.ceiling(Number(n), String(p), String(u)), [n, id, url]);
+    return { events: n, ms: r.ms, eventsPerSec: n / (r.ms / 1000) };
+  });
+}
+
+// --- drain -----------------------------------------------------------------------------
+
+/**
+ * A backlog of `n` events queued offline, then `context.setOffline(false)`: time until
+ * the collector has every event (by uuid), and the HTTP requests it took.
+ * @param {Env} env @param {'off' | 'optimizely'} batching @param {number} n @param {string} name
+ */
+export async function drainOurs(env, batching, n, name = 'drain') {
+  return inContext(async ({ context, page }) => {
+    await setupOurs(page, env, { batching });
+    await context.setOffline(true);
+    const id = newId(`${name}-${batching}`);
+    await prepare(page, n, id, env.collector.url(id));
+    await enqueuePrepared(page, n, 5000);
+    const stats = await page.evaluate(() => window.bench.stats());
+    if (stats.queued < n) throw new Error(`drain: only ${stats.queued} queued before reconnecting`);
+    return reconnectAndWait(env, context, id, n, { batching });
+  });
+}
+
+/**
+ * workbox-background-sync: a backlog of `n` requests pushed offline, then reconnect; its
+ * `sync` event replays them (Queue.replayRequests, one fetch at a time).
+ * @param {Env} env
+ */
+export async function drainWorkbox(env) {
+  const n = env.cfg.drainWorkbox;
+  return inContext(async ({ context, page }) => {
+    await page.goto(`${env.origin}/wb/`);
+    await page.evaluate(() => window.wbBench.setup());
+    await context.setOffline(true);
+    const id = newId('wbdrain');
+    const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
+    if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+    return reconnectAndWait(env, context, id, n, {});
+  });
+}
+
+/**
+ * @param {Env} env @param {import('@playwright/test').BrowserContext} context
+ * @param {string} id @param {number} n @param {Record<string, unknown>} extra
+ */
+async function reconnectAndWait(env, context, id, n, extra) {
+  const t0 = performance.now();
+  await context.setOffline(false);
+  const doneAt = await env.collector.waitFor(id, n, 30_000 + n * 5);
+  const ms = doneAt - t0;
+  const got = env.collector.get(id);
+  return {
+    ...extra,
+    events: n,
+    ms,
+    eventsPerSec: n / (ms / 1000),
+    requests: got.requests,
+    requestsPerEvent: got.requests / n,
+    preflights: got.preflights,
+    duplicates: got.duplicates,
+    firstRequestMs: got.firstAt === undefined ? null : got.firstAt - t0,
+  };
+}
+
+// --- worker heap -----------------------------------------------------------------------
+
+/**
+ * Worker heap while draining a backlog of `n` events: a CDP session on the service-worker
+ * target; HeapProfiler.collectGarbage then Runtime.getHeapUsage before reconnecting, then
+ * Runtime.getHeapUsage every `heapSampleMs` (no forced GC: garbage not yet collected
+ * counts, as it would in the browser) until the collector has every event, then once
+ * more after a forced GC.
+ * @param {Env} env @param {'off' | 'optimizely'} batching
+ */
+export async function heap(env, batching) {
+  const { cfg } = env;
+  const n = cfg.heapEvents;
+  return inContext(async ({ context, page }) => {
+    await setupOurs(page, env, { batching });
+    await context.setOffline(true);
+    const id = newId(`heap-${batching}`);
+    const url = env.collector.url(id);
+    let enqueueMs = 0;
+    // Prepared and dispatched in slices, so the page never holds all of them at once.
+    for (let at = 0; at < n; at += cfg.heapChunk) {
+      const size = Math.min(cfg.heapChunk, n - at);
+      await page.evaluate(([k, p, u]) => window.bench.prepare(Number(k), String(p), String(u)), [size, `${id}-${at}`, url]);
+      enqueueMs += await enqueuePrepared(page, size);
+    }
+    const stats = await page.evaluate(() => window.bench.stats());
+    if (stats.queued < n) throw new Error(`heap: only ${stats.queued} queued before reconnecting`);
+    const worker = await workerSession(context, `${env.origin}/sw.js`);
+    try {
+      /** @returns {Promise<{used: number, embedder: number, total: number}>} */
+      const usage = async () => {
+        const u = await worker.send('Runtime.getHeapUsage');
+        return { used: u.usedSize, embedder: u.embedderHeapUsedSize ?? 0, total: u.totalSize };
+      };
+      await worker.send('HeapProfiler.collectGarbage');
+      const before = await usage();
+      /** @type {{at: number, used: number, embedder: number, total: number}[]} */
+      const samples = [];
+      let sampling = true;
+      /** @type {Error | undefined} */
+      let samplerError;
+      const t0 = performance.now();
+      const sampler = (async () => {
+        while (sampling) {
+          try {
+            samples.push({ at: performance.now() - t0, ...(await usage()) });
+          } catch (error) {
+            samplerError = /** @type {Error} */ (error);
+            return;
+          }
+          await sleep(cfg.heapSampleMs);
+        }
+      })();
+      await context.setOffline(false);
+      let doneAt;
+      try {
+        doneAt = await env.collector.waitFor(id, n, 60_000 + n * 5);
+      } finally {
+        sampling = false;
+        await sampler;
+      }
+      if (samplerError) throw samplerError;
+      await worker.send('HeapProfiler.collectGarbage');
+      const after = await usage();
+      const mb = (/** @type {number} */ bytes) => bytes / 2 ** 20;
+      const peakUsed = Math.max(before.used, ...samples.map((s) => s.used));
+      const peakAll = Math.max(before.used + before.embedder, ...samples.map((s) => s.used + s.embedder));
+      const got = env.collector.get(id);
+      return {
+        batching,
+        events: n,
+        enqueueMs,
+        drainMs: doneAt - t0,
+        drainEventsPerSec: n / ((doneAt - t0) / 1000),
+        requests: got.requests,
+        duplicates: got.duplicates,
+        baselineMB: mb(before.used),
+        baselineEmbedderMB: mb(before.embedder),
+        peakGrowthMB: mb(peakUsed - before.used),
+        peakGrowthWithEmbedderMB: mb(peakAll - before.used - before.embedder),
+        afterGcGrowthMB: mb(after.used - before.used),
+        samples: samples.length,
+        series: samples.map((s) => ({ ms: Math.round(s.at), usedMB: +mb(s.used).toFixed(3), embedderMB: +mb(s.embedder).toFixed(3) })),
+      };
+    } finally {
+      await worker.detach();
+    }
+  });
+}
