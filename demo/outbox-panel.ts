@@ -68,7 +68,7 @@ export function startOutboxPanel(dispatcher: Dispatcher, backoff: Backoff) {
     for (const dd of ui.stats()) {
       const name = dd.dataset.stat as keyof Stats | 'nextRetry';
       if (name === 'nextRetry') dd.textContent = countdown(stats);
-      else dd.textContent = count(stats[name] ?? 0);
+      else dd.textContent = count(Number(stats[name] ?? 0));
       if (name === 'queued') dd.parentElement!.dataset.tone = stats.queued > 0 ? 'warn' : '';
       if (name === 'deadLettered' || name === 'dropped') dd.parentElement!.dataset.tone = stats[name] > 0 ? 'error' : '';
     }

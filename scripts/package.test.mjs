@@ -19,10 +19,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /**
- * Page entry (`createDispatcher` and what it pulls in: workbox-window included),
- * minified and gzipped (level 9). Measured 4962 B on 2025-11-26; raise it on purpose.
+ * Page entry (`createDispatcher` and what it pulls in up front: workbox-window included;
+ * not the lazily loaded fallback), minified and gzipped (level 9). Issue 5's goal is 4 KB.
  */
-const PAGE_BUDGET_GZIP_BYTES = 5632;
+const PAGE_BUDGET_GZIP_BYTES = 4096;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [
@@ -73,6 +73,44 @@ async function bundle(name, source, plugins = []) {
   const outputs = Array.isArray(result) ? result : [result];
   const chunks = outputs.flatMap((o) => ('output' in o ? o.output : [])).filter((o) => o.type === 'chunk');
   return chunks.map((c) => c.code).join('\n');
+}
+
+/**
+ * Bundles `source` as an app and splits what the page loads up front (the entry and its
+ * static imports) from what it may load later (dynamic imports: the fallback).
+ * @param {string} name
+ * @param {string} source
+ */
+async function bundleSplit(name, source) {
+  const entry = join(scratch, `${name}.js`);
+  writeFileSync(entry, source);
+  const result = await build({
+    logLevel: 'silent',
+    configFile: false,
+    root: scratch,
+    resolve: { alias: aliases() },
+    build: { write: false, minify: true, target: 'es2022', modulePreload: false, rollupOptions: { input: entry } },
+  });
+  const outputs = Array.isArray(result) ? result : [result];
+  const chunks = outputs.flatMap((o) => ('output' in o ? o.output : [])).filter((o) => o.type === 'chunk');
+  const byName = new Map(chunks.map((c) => [c.fileName, c]));
+  const upFront = new Set();
+  const visit = (/** @type {string} */ file) => {
+    if (upFront.has(file)) return;
+    upFront.add(file);
+    for (const dep of byName.get(file)?.imports ?? []) visit(dep);
+  };
+  for (const c of chunks) if (c.isEntry) visit(c.fileName);
+  return {
+    upFront: chunks
+      .filter((c) => upFront.has(c.fileName))
+      .map((c) => c.code)
+      .join('\n'),
+    lazy: chunks
+      .filter((c) => !upFront.has(c.fileName))
+      .map((c) => c.code)
+      .join('\n'),
+  };
 }
 
 const gzipSize = (/** @type {string} */ code) => gzipSync(code, { level: 9 }).length;
@@ -142,10 +180,15 @@ test('"sideEffects": false is honest: importing the entries for nothing leaves n
 });
 
 test(`page entry size budget: createDispatcher, bundled and minified, ≤ ${PAGE_BUDGET_GZIP_BYTES} B gzip`, async (t) => {
-  const page = await bundle('page', "import { createDispatcher } from 'sw-outbox';\nglobalThis.createDispatcher = createDispatcher;\n");
+  const { upFront: page, lazy } = await bundleSplit(
+    'page',
+    "import { createDispatcher } from 'sw-outbox';\nglobalThis.createDispatcher = createDispatcher;\n",
+  );
   const worker = await bundle('worker', "import { installOutbox } from 'sw-outbox/worker';\nglobalThis.installOutbox = installOutbox;\n");
+  assert.ok(lazy.includes('startFallback') || lazy.length > 1000, 'the no-service-worker fallback is no longer a lazily loaded chunk');
   const sizes = {
     page: { min: page.length, gzip: gzipSize(page) },
+    'page fallback (lazy)': { min: lazy.length, gzip: gzipSize(lazy) },
     worker: { min: worker.length, gzip: gzipSize(worker) },
     'dist/sw.js': { min: read('dist/sw.js').length, gzip: gzipSize(read('dist/sw.js')) },
   };

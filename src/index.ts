@@ -6,5 +6,16 @@ export {
   type DispatchResponse,
   type OutboxEvent,
 } from './page/dispatcher.js';
+export type { OutboxOptions } from './engine/options.js';
 export { OutboxError, type OutboxErrorCode } from './errors.js';
-export type { Stats, OutboxEvents, OutboxEventName, DeliveredDetail, RetryDetail, DeadLetterDetail, DroppedDetail } from './protocol.js';
+export type {
+  Stats,
+  OutboxMode,
+  OutboxEvents,
+  OutboxEventName,
+  DeliveredDetail,
+  RetryDetail,
+  DeadLetterDetail,
+  DroppedDetail,
+  DegradedDetail,
+} from './protocol.js';

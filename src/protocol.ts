@@ -8,20 +8,35 @@
 
 export const PROTOCOL_VERSION = 1;
 export const MESSAGE_PREFIX = 'sw-outbox/';
+/** The Web Lock held while a flusher pass runs (by a service worker, or a page without one). */
+export const FLUSH_LOCK = 'sw-outbox:flush';
 
 /** One event as it travels from page to worker: the body is already serialised. */
 export interface WireEvent {
   /** Stable id, made on the page; enqueueing the same id twice stores it once. */
   id: string;
   url: string;
+  /** The Optimizely event's `httpVerb`, checked by the worker (only POST). */
+  verb?: unknown;
   /** `JSON.stringify(params)`, made once on the page and never touched again. */
   body: string;
+  /**
+   * Given to `dispatchEvent` (not `send`): the same event again (same URL and Optimizely
+   * event uuids, or same body) within the worker's `dedupeWindowMs` is stored once.
+   */
+  dedupe?: boolean;
 }
 
 export interface EnqueueMessage {
   type: 'sw-outbox/enqueue';
   v: number;
   events: WireEvent[];
+  /** The dispatcher's endpoint rewriting: URL prefix → replacement (absolute, or relative to `base`). */
+  rewrite?: Record<string, string>;
+  /** The page's URL, for relative replacements. */
+  base?: string;
+  /** The dispatcher's own body limit (the smaller of it and the worker's applies). */
+  maxBodyBytes?: number;
 }
 export interface FlushMessage {
   type: 'sw-outbox/flush';
@@ -46,7 +61,17 @@ export interface ClearMessage {
   v: number;
 }
 
-export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineMessage | WakeMessage | ClearMessage;
+/**
+ * Page → the dedicated worker of the no-service-worker fallback, first message: its
+ * options (installOutbox options, or a script URL whose query string carries them).
+ */
+export interface ConfigureMessage {
+  type: 'sw-outbox/configure';
+  v: number;
+  options: unknown;
+}
+
+export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineMessage | WakeMessage | ClearMessage | ConfigureMessage;
 
 export type EnqueueResult = { id: string; ok: true } | { id: string; ok: false; code: string; message: string };
 
@@ -72,8 +97,17 @@ export interface ErrorReply {
 }
 export type WorkerReply = EnqueueReply | StatsReply | DoneReply | ErrorReply;
 
+/**
+ * Where events are kept and sent from: a service worker; the page's fallback (a
+ * dedicated worker, same store); or only memory (`memory`: IndexedDB is blocked).
+ */
+export type OutboxMode = 'service-worker' | 'page' | 'memory';
+
 /** Counts kept in IndexedDB, so they survive worker and browser restarts. */
 export interface Stats {
+  mode: OutboxMode;
+  /** True when events are kept only in memory (storage is blocked): they live as long as the page. */
+  degraded: boolean;
   /** Events stored and not yet delivered. */
   queued: number;
   /** Events in the dead-letter store (permanent errors, expired). */
@@ -118,12 +152,18 @@ export interface DroppedDetail {
   reason: 'overflow' | 'dead-letter-overflow';
 }
 
+export interface DegradedDetail {
+  reason: string;
+}
+
 export interface OutboxEvents {
   delivered: DeliveredDetail;
   retry: RetryDetail;
   'dead-letter': DeadLetterDetail;
   dropped: DroppedDetail;
   stats: Stats;
+  /** Events are kept only in memory from now on (IndexedDB is blocked). */
+  degraded: DegradedDetail;
 }
 export type OutboxEventName = keyof OutboxEvents;
 

@@ -1,5 +1,5 @@
 // The service-worker entry of sw-outbox: `import { installOutbox } from 'sw-outbox/worker'`.
 export { installOutbox, SYNC_TAG, type OutboxHandle } from './outbox.js';
-export { optionsFromQuery, type OutboxOptions } from './options.js';
+export { optionsFromQuery, type OutboxOptions } from '../src/engine/options.js';
 export { OutboxError, type OutboxErrorCode } from '../src/errors.js';
 export type { Stats } from '../src/protocol.js';

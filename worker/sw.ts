@@ -3,7 +3,7 @@
 //   createDispatcher({ serviceWorker: '/sw.js?endpoints=https://logx.optimizely.com' })
 // Invalid options make the script throw, so the registration fails loudly.
 import { installOutbox } from './outbox.js';
-import { optionsFromQuery } from './options.js';
+import { optionsFromQuery } from '../src/engine/options.js';
 
 declare const self: ServiceWorkerGlobalScope;
 

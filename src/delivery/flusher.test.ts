@@ -28,6 +28,7 @@ interface SetupOptions {
   pageSize?: number;
   maxAgeMs?: number;
   maxDeadLetters?: number;
+  batch?: { maxVisitors: number; maxBytes: number };
 }
 
 function setup(options: SetupOptions = {}) {
@@ -69,6 +70,7 @@ function setup(options: SetupOptions = {}) {
     random: () => 0.5,
     isOffline: () => net.offline,
     ...(options.refuse ? { refuse: options.refuse } : {}),
+    ...(options.batch ? { batch: options.batch } : {}),
     onHeld: (reason) => held.push(reason),
     emit: {
       delivered: (d) => events.delivered.push(d),
@@ -585,5 +587,84 @@ describe('flusher: records that must not be sent', () => {
     const [dead] = await t.store.deadLetters();
     expect(dead).toMatchObject({ id: 'bad', reason: 'invalid', detail: 'corrupted record' });
     expect(await t.store.counters()).toMatchObject({ queued: 0, delivered: 2, deadLettered: 1 });
+  });
+});
+
+describe('flusher with Optimizely batching', () => {
+  const optimizely = (id: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      account_id: '1',
+      project_id: '2',
+      revision: '42',
+      client_name: 'js',
+      client_version: '6.0.0',
+      ...extra,
+      visitors: [{ visitor_id: `v-${id}`, snapshots: [{ events: [{ uuid: id }] }] }],
+    });
+  const enqueueOptimizely = async (t: ReturnType<typeof setup>, ids: string[], extra: Record<string, unknown> = {}) =>
+    t.store.enqueue(
+      ids.map((id) => ({ id, url: URL_, body: optimizely(id, extra) })),
+      ROOMY,
+    );
+  const visitorsOf = (body: string) => (JSON.parse(body) as { visitors: { visitor_id: string }[] }).visitors.map((v) => v.visitor_id);
+
+  it('sends events of one context as one request, and deletes them all after its 2xx', async () => {
+    const t = setup({ batch: { maxVisitors: 100, maxBytes: 1 << 20 }, concurrency: 2 });
+    await enqueueOptimizely(t, ['a', 'b', 'c', 'd']);
+    await t.flusher.kick();
+    expect(t.sent).toHaveLength(1);
+    expect(visitorsOf(t.sent[0]!.body)).toEqual(['v-a', 'v-b', 'v-c', 'v-d']);
+    expect(await t.queued()).toEqual([]);
+    expect((await t.store.counters()).delivered).toBe(4);
+    expect(t.events.delivered.flatMap((d) => d.ids).sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('splits a request refused for good until the bad event is alone; the others are delivered', async () => {
+    const t = setup({ batch: { maxVisitors: 100, maxBytes: 1 << 20 } });
+    await enqueueOptimizely(t, ['a', 'b', 'poison', 'c', 'd', 'e']);
+    t.send.mockImplementation(async (event: Sendable) => {
+      t.sent.push(event);
+      return event.body.includes('"poison"') ? status(400) : OK;
+    });
+    await t.flusher.kick();
+    expect(await t.queued()).toEqual([]);
+    const counters = await t.store.counters();
+    expect(counters).toMatchObject({ delivered: 5, deadLettered: 1 });
+    expect((await t.store.deadLetters()).map((d) => d.id)).toEqual(['poison']);
+    // Every good visitor delivered exactly once, and the poison sent alone at the end.
+    const deliveredVisitors = t.sent.filter((e) => !e.body.includes('"poison"')).flatMap((e) => visitorsOf(e.body));
+    expect(deliveredVisitors.sort()).toEqual(['v-a', 'v-b', 'v-c', 'v-d', 'v-e']);
+    expect(visitorsOf(t.sent.at(-1)!.body)).toEqual(['v-poison']);
+    expect(t.sent.length).toBeLessThanOrEqual(1 + 2 + 2 + 2);
+  });
+
+  it('reschedules every event of a request that failed for a retryable reason', async () => {
+    const t = setup({ batch: { maxVisitors: 100, maxBytes: 1 << 20 } });
+    await enqueueOptimizely(t, ['a', 'b', 'c']);
+    t.setFallback(status(503));
+    await t.flusher.kick();
+    expect(t.sent).toHaveLength(1);
+    const queued = await t.queued();
+    expect(queued.map((r) => [r.id, r.attempts, r.lastStatus])).toEqual([
+      ['a', 1, 503],
+      ['b', 1, 503],
+      ['c', 1, 503],
+    ]);
+    expect(t.events.retry.flatMap((r) => r.ids)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('keeps contexts apart and sends non-Optimizely bodies untouched', async () => {
+    const t = setup({ batch: { maxVisitors: 100, maxBytes: 1 << 20 } });
+    await enqueueOptimizely(t, ['a', 'b']);
+    await enqueueOptimizely(t, ['c'], { revision: '43' });
+    await t.enqueue('plain');
+    await t.flusher.kick();
+    expect(t.sent.map((e) => (e.body.includes('"plain"') ? 'plain' : visitorsOf(e.body).join('+'))).sort()).toEqual([
+      'plain',
+      'v-a+v-b',
+      'v-c',
+    ]);
+    expect(t.sent.find((e) => e.id === 'plain')!.body).toBe(JSON.stringify({ id: 'plain' }));
+    expect(t.sent.find((e) => e.id === 'c')!.body).toBe(optimizely('c', { revision: '43' }));
   });
 });

@@ -12,7 +12,8 @@
 //   holds up browser shutdown and is cut short by the browser anyway.)
 import type { DeadLetterDetail, DeadLetterReason, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import type { QueuedRecord, Settlement, Store } from '../store/store.js';
-import { type BackoffOptions, type Decision, backoffDelay, decide } from './policy.js';
+import { type BatchLimits, type Unit, groupForBatching, split } from './batching.js';
+import { type BackoffOptions, type Decision, type SendResult, backoffDelay, classifyStatus, decide } from './policy.js';
 import type { Sender } from './send.js';
 
 export interface FlusherOptions {
@@ -20,6 +21,10 @@ export interface FlusherOptions {
   send: Sender;
   backoff: BackoffOptions;
   maxAgeMs: number;
+  /** Keys of delivered events are forgotten after this long. @default 0 */
+  dedupeWindowMs?: number;
+  /** Opt-in Optimizely batching: events of one context share a request. */
+  batch?: BatchLimits;
   /** Requests in flight at once. */
   concurrency: number;
   /** Events read per page. */
@@ -139,8 +144,10 @@ export function createFlusher(o: FlusherOptions): Flusher {
       const { expiredIds, droppedIds } = await o.store.expire(now - o.maxAgeMs, o.pageSize);
       if (expiredIds.length) o.emit.deadLetter({ ids: expiredIds, status: 0, reason: 'expired' });
       if (droppedIds.length) o.emit.dropped({ ids: droppedIds, reason: 'dead-letter-overflow' });
-      if (expiredIds.length < o.pageSize) return;
+      if (expiredIds.length < o.pageSize) break;
     }
+    // Keys of delivered events past the de-duplication window.
+    if (o.dedupeWindowMs !== undefined) while ((await o.store.forget(now - o.dedupeWindowMs, 500)) === 500);
   }
 
   async function pass(): Promise<void> {
@@ -173,58 +180,80 @@ export function createFlusher(o: FlusherOptions): Flusher {
     const breaker = { stop: undefined as Retry | undefined };
     let failedWrites = 0;
 
-    const record = (settlement: Settlement) =>
+    const record = (settlements: Settlement[]) =>
       writes.push(
-        o.store.settle([settlement]).then(
+        o.store.settle(settlements).then(
           (r) => dropped.push(...r.droppedIds),
-          () => failedWrites++,
+          () => (failedWrites += settlements.length),
         ),
       );
 
+    // Records that must not be sent go to the dead-letter store; the rest become requests.
+    const sendable: QueuedRecord[] = [];
+    const refused: Settlement[] = [];
+    for (const rec of records) {
+      const refusal = o.refuse?.(rec);
+      if (refusal === undefined) {
+        sendable.push(rec);
+        continue;
+      }
+      dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
+      refused.push({ seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
+    }
+    if (refused.length) record(refused);
+    const units: Unit<QueuedRecord>[] = o.batch
+      ? groupForBatching(sendable, o.batch)
+      : sendable.map((rec) => ({ records: [rec], url: rec.url, body: rec.body }));
+
     let next = 0;
     const worker = async () => {
-      while (next < records.length && !breaker.stop && !stopped) {
-        const rec = records[next++]!;
-        const refusal = o.refuse?.(rec);
-        if (refusal !== undefined) {
-          dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
-          record({ seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
-          continue;
-        }
+      while (next < units.length && !breaker.stop && !stopped) {
+        const unit = units[next++]!;
         inFlight++;
-        let result;
+        let result: SendResult;
         try {
-          result = await o.send(rec);
+          result = await o.send({ id: unit.records[0]!.id, url: unit.url, body: unit.body });
         } finally {
           inFlight--;
         }
-        const d = decide(rec, result, o.backoff, o.now(), o.random);
-        if (d.kind === 'delivered') {
-          delivered.push({ id: rec.id, status: d.status });
-          record({ seq: rec.seq, kind: 'delivered' });
-        } else if (d.kind === 'dead') {
-          dead.push({ id: rec.id, status: d.status, reason: d.reason });
-          record({ seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
-        } else {
-          retried.push({ id: rec.id, d });
-          record({
-            seq: rec.seq,
-            kind: 'retry',
-            attempts: d.attempts,
-            tries: d.tries,
-            nextAttemptAt: d.nextAttemptAt,
-            hold: d.hold,
-            status: d.status,
-          });
-          // (Another worker of this pool may have set it meanwhile: read it afresh.)
-          const previous: Retry | undefined = breaker.stop as Retry | undefined;
-          if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;
+        const at = o.now();
+        if (unit.records.length > 1 && result.kind === 'response' && classifyStatus(result.status) === 'permanent') {
+          // A merged request refused for good: one bad event must not block the others.
+          // Send each half on its own (as a request of its own, regrouped), in this pass.
+          for (const half of split(unit.records)) units.push(...groupForBatching(half, o.batch!));
+          continue;
         }
+        const settlements: Settlement[] = [];
+        for (const rec of unit.records) {
+          const d = decide(rec, result, o.backoff, at, o.random);
+          if (d.kind === 'delivered') {
+            delivered.push({ id: rec.id, status: d.status });
+            settlements.push({ seq: rec.seq, kind: 'delivered' });
+          } else if (d.kind === 'dead') {
+            dead.push({ id: rec.id, status: d.status, reason: d.reason });
+            settlements.push({ seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
+          } else {
+            retried.push({ id: rec.id, d });
+            settlements.push({
+              seq: rec.seq,
+              kind: 'retry',
+              attempts: d.attempts,
+              tries: d.tries,
+              nextAttemptAt: d.nextAttemptAt,
+              hold: d.hold,
+              status: d.status,
+            });
+            // (Another worker of this pool may have set it meanwhile: read it afresh.)
+            const previous: Retry | undefined = breaker.stop as Retry | undefined;
+            if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;
+          }
+        }
+        record(settlements);
       }
     };
     // After a failed pass, probe with one request before opening up again.
     const lanes = failedPasses > 0 ? 1 : o.concurrency;
-    await Promise.all(Array.from({ length: Math.min(lanes, records.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(lanes, units.length) }, worker));
     if (delivered.length) failedPasses = 0;
     await Promise.all(writes);
 

@@ -1,25 +1,32 @@
-// The page side: validate, serialise once, post to the service worker, settle on the
-// worker's commit acknowledgement.
+// The page side: serialise once, post to the service worker, settle on the worker's
+// commit acknowledgement. Kept thin on purpose (it is on every page): the worker (or the
+// page-side fallback, loaded only when needed) validates URLs, endpoints and sizes and
+// answers each event with a result.
 //
-// - Events dispatched in the same task travel in one message (one structured clone).
+// - Events dispatched in the same task travel in one message, as JSON strings (a string
+//   is cheaper to clone than the object it encodes).
 // - A message the worker never answers (killed between receipt and reply) is posted
-//   again with the same ids; the store keeps one copy per queued id, so a resend cannot
-//   duplicate an event still queued. (If the first copy was already delivered, the
-//   resend queues it again: an at-least-once duplicate, dropped by id at the collector.)
+//   again with the same ids; the store keeps one copy per queued id.
+// - No service worker (API absent, registration refused or timed out, worker silent):
+//   the fallback takes over: the same engine and store in a dedicated worker
+//   (worker/fallback.ts, which a bundler emits as a file of its own, loaded only then).
+//   On `pagehide`, what this page queued there and has not seen delivered goes out with
+//   `fetch(..., {keepalive: true})` within the 64 KB budget (it stays queued: at-least-once).
 import { Workbox, messageSW } from 'workbox-window';
+import type { OutboxOptions } from '../engine/options.js';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import {
   type BroadcastMessage,
-  type EnqueueResult,
+  type EnqueueReply,
   type OutboxEventName,
   type OutboxEvents,
   PROTOCOL_VERSION,
   type PageMessage,
   type Stats,
+  type StatsReply,
   type WireEvent,
   type WorkerReply,
 } from '../protocol.js';
-import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl, serializeParams, validateEvent } from '../validate.js';
 
 export interface DispatcherOptions {
   /**
@@ -31,12 +38,29 @@ export interface DispatcherOptions {
   scope?: string;
   /** How long to wait for the worker's commit before posting again. @default 10000 */
   ackTimeoutMs?: number;
-  /** Posts of one batch before giving up with `worker-unavailable`. @default 3 */
+  /** Posts of one batch before the worker counts as unavailable. @default 3 */
   maxPostAttempts?: number;
   /** Largest body, UTF-8 bytes of `JSON.stringify(params)`. @default 1048576 */
   maxBodyBytes?: number;
   /** While the worker reports a backlog, ping it this often (revives a stopped worker). @default 5000 */
   wakeIntervalMs?: number;
+  /**
+   * Endpoint rewriting, for a first-party proxy: each key is a URL prefix matched against
+   * the event's URL, its value what replaces it (an absolute URL, or a path on this
+   * page's origin). The body is untouched. (Applied, and checked, where events are
+   * stored: a bad entry refuses the events with `invalid-option`.)
+   * @example { 'https://logx.optimizely.com/v1/events': '/collect/v1/events' }
+   */
+  rewrite?: Record<string, string>;
+  /**
+   * Where no service worker can run (API absent, registration refused or timed out), a
+   * page-side outbox with the same store and delivery code takes over (loaded lazily).
+   * Its options; by default those in the `serviceWorker` URL's query string. `false`:
+   * no fallback, calls reject with `worker-unavailable` instead.
+   */
+  fallback?: OutboxOptions | false;
+  /** How long registration may take before the fallback takes over. @default 10000 */
+  registrationTimeoutMs?: number;
 }
 
 /** The Optimizely SDK's event shape: `{url, httpVerb, params}`. */
@@ -52,15 +76,16 @@ export interface DispatchResponse {
 
 export interface Dispatcher {
   /**
-   * Stores the event durably and resolves `{statusCode: 202}` once the worker has
-   * committed it. Serves Optimizely SDK v6 (promise) and v3–v5 (callback) alike.
-   * Bad input rejects with an OutboxError, and the callback gets a 4xx status.
+   * Stores the event durably and resolves `{statusCode: 202}` once it is committed.
+   * Serves Optimizely SDK v6 (promise) and v3–v5 (callback) alike. Bad input rejects
+   * with an OutboxError, and the callback gets a 4xx status.
    */
   dispatchEvent(event: OutboxEvent, callback?: (response: DispatchResponse) => void): Promise<DispatchResponse>;
   /** The same for any JSON beacon: POST `JSON.stringify(body)` to `url`. */
   send(url: string, body: unknown): Promise<DispatchResponse>;
   /** Asks for delivery now; resolves when that attempt is over. */
   flush(): Promise<void>;
+  /** Counts, and where events are kept (`mode`, `degraded`). */
   stats(): Promise<Stats>;
   on<K extends OutboxEventName>(name: K, handler: (detail: OutboxEvents[K]) => void): () => void;
   /** Empties the queue and the dead-letter store (for sign-out). */
@@ -69,358 +94,318 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
-const EVENT_NAMES: readonly OutboxEventName[] = ['delivered', 'retry', 'dead-letter', 'dropped', 'stats'];
-
-interface Pending {
-  event: WireEvent;
-  resolve(response: DispatchResponse): void;
-  reject(error: OutboxError): void;
+/** What the page talks to: the service worker, or the fallback's dedicated worker. */
+interface Transport {
+  mode: 'service-worker' | 'page';
+  post(message: PageMessage): Promise<WorkerReply>;
+  close?(): void;
 }
 
+const EVENT_NAMES = ['delivered', 'retry', 'dead-letter', 'dropped', 'stats', 'degraded'];
+/** HTTP-like status given to a v3–v5 callback for each refusal; 400 otherwise. */
+const STATUS: Partial<Record<OutboxErrorCode, number>> = {
+  'queue-full': 507,
+  'quota-exceeded': 507,
+  'worker-unavailable': 503,
+  'storage-error': 503,
+  closed: 503,
+  'endpoint-not-allowed': 403,
+  'body-too-large': 413,
+};
+/** Integer options: [name, default, minimum]. */
+const INTEGERS = [
+  ['ackTimeoutMs', 10_000, 1],
+  ['maxPostAttempts', 3, 1],
+  ['maxBodyBytes', 1 << 20, 2],
+  ['wakeIntervalMs', 5000, 100],
+  ['registrationTimeoutMs', 10_000, 1],
+] as const;
+
+type Settle = [resolve: (r: DispatchResponse) => void, reject: (e: OutboxError) => void];
+
+const fail = (code: OutboxErrorCode, message: string, cause?: unknown): never => {
+  throw new OutboxError(code, message, { cause });
+};
+
+/** `promise`, or a rejection after `ms`. */
+const timeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(reject, ms, Error(`no answer within ${ms} ms`)))]);
+
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
-  const o = resolvePageOptions(options);
-  const container: ServiceWorkerContainer | undefined = typeof navigator !== 'undefined' ? navigator.serviceWorker : undefined;
-  let closed = false;
-  let outgoing: Pending[] = [];
+  // --- options -----------------------------------------------------------------------
+  const bad = (field: string, expected: string, value: unknown) =>
+    fail('invalid-option', `${field} must be ${expected}, got ${describe(value)}`);
+  if (typeof options !== 'object' || !options) bad('options', 'an object {serviceWorker}', options);
+  const { serviceWorker: sw, scope, rewrite, fallback: fallbackOptions } = options;
+  if (!(sw && (typeof sw === 'string' || typeof sw === 'object'))) {
+    bad('serviceWorker', 'a script URL, a Workbox or a ServiceWorkerRegistration', sw);
+  }
+  const o = {} as Record<(typeof INTEGERS)[number][0], number>;
+  for (const [name, fallback, min] of INTEGERS) {
+    const value = options[name] ?? fallback;
+    o[name] = Number.isInteger(value) && value >= min ? value : bad(name, `an integer ≥ ${min}`, value);
+  }
+  const container = navigator.serviceWorker;
+  const v = PROTOCOL_VERSION;
+  // Handlers run as event listeners: one that throws is reported, and the others still run.
+  const bus = new EventTarget();
   const inFlight = new Set<Promise<unknown>>();
-  const handlers = new Map<OutboxEventName, Set<(detail: never) => void>>();
-  let knownQueued = 0;
+  // What this page queued in the fallback and has not seen delivered (see onPageHide).
+  const waiting = new Map<string, WireEvent>();
+  let inFallback: unknown;
+  let closed: unknown;
+  let outgoing: WireEvent[] = [];
+  let settles: Settle[] = [];
   let wakeTimer: ReturnType<typeof setInterval> | undefined;
 
-  // --- finding the worker -----------------------------------------------------------
-  let target: Promise<() => ServiceWorker | null> | undefined;
-  const resolveTarget = (): Promise<() => ServiceWorker | null> => {
-    target ??= (async () => {
-      if (!container) throw new OutboxError('worker-unavailable', 'this browser has no service worker API (navigator.serviceWorker)');
-      const sw = o.serviceWorker;
-      if (isWorkbox(sw)) {
-        // Follow the Workbox's registration, not the worker it first gave: after an update
-        // that worker is redundant, and workbox-window's getSW() stays on it for any update
-        // it deems external (a second one, or one more than a minute after register()).
-        const first = await sw.getSW();
-        const registration = (await container.getRegistrations()).find((r) => [r.installing, r.waiting, r.active].includes(first));
-        if (!registration) return () => first;
-        return () => registration.active ?? registration.waiting ?? registration.installing;
+  // --- finding the outbox: the service worker, else the fallback ----------------------
+  // Posts and waits for the answer; posts again (same ids) if none comes.
+  const transportTo = (mode: Transport['mode'], target: () => unknown, close?: () => void): Transport => ({
+    mode,
+    close,
+    async post(message) {
+      let error: unknown;
+      for (let attempt = 1; attempt <= o.maxPostAttempts; attempt++) {
+        try {
+          return await timeout(messageSW(target() as ServiceWorker, message) as Promise<WorkerReply>, o.ackTimeoutMs);
+        } catch (e) {
+          error = e;
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
       }
-      const registration =
-        typeof sw === 'string' || sw instanceof URL
-          ? await new Workbox(String(sw), o.scope ? { scope: o.scope } : undefined).register({ immediate: true })
-          : sw;
-      if (!registration) throw new OutboxError('worker-unavailable', `service worker ${describe(String(sw))} was not registered`);
-      // The newest worker that can take messages; an installing one can (first visit).
-      return () => registration.active ?? registration.waiting ?? registration.installing;
-    })().catch((cause: unknown) => {
-      target = undefined;
-      throw cause instanceof OutboxError
-        ? cause
-        : new OutboxError('worker-unavailable', `service worker registration failed: ${(cause as Error)?.message ?? String(cause)}`, {
-            cause,
-          });
+      throw error;
+    },
+  });
+
+  // No service worker: the same engine and store in a dedicated worker. It is a file of
+  // the package (dist/fallback.js, self-contained) that bundlers copy as an asset for
+  // `new URL(..., import.meta.url)`, and only such a browser loads it.
+  const fallback = async (cause: unknown): Promise<Transport> => {
+    if (fallbackOptions === false) fail('worker-unavailable', `no service worker: ${(cause as Error)?.message ?? cause}`, cause);
+    const worker = new Worker(new URL(/* @vite-ignore */ './fallback.js', import.meta.url), { name: 'sw-outbox' });
+    worker.onmessage = onMessage;
+    const t = transportTo(
+      'page',
+      () => worker,
+      () => worker.terminate(),
+    );
+    const reply = await t.post({
+      type: 'sw-outbox/configure',
+      v,
+      options: fallbackOptions ?? (typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).href : undefined),
     });
-    return target;
+    if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
+    addEventListener('pagehide', onPageHide);
+    inFallback = 1;
+    return t;
   };
 
-  async function post(message: PageMessage): Promise<WorkerReply> {
-    const pick = await resolveTarget();
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= o.maxPostAttempts; attempt++) {
-      const worker = pick();
-      if (!worker) {
-        lastError = new Error('the registration has no worker');
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-        continue;
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const reply = await Promise.race([
-          messageSW(worker, message) as Promise<WorkerReply>,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${o.ackTimeoutMs} ms`)), o.ackTimeoutMs);
-          }),
-        ]);
-        if (reply?.type === 'sw-outbox/error') throw new OutboxError(reply.code as OutboxErrorCode, reply.message);
-        return reply;
-      } catch (error) {
-        if (error instanceof OutboxError) throw error;
-        lastError = error;
-      } finally {
-        clearTimeout(timer);
-      }
+  let transport: Promise<Transport> | undefined;
+  const getTransport = (): Promise<Transport> =>
+    (transport ??= timeout(findWorker(), o.registrationTimeoutMs)
+      .then((pick) => transportTo('service-worker', pick))
+      .catch(fallback)
+      .catch((cause: unknown) => {
+        transport = undefined;
+        throw cause;
+      }));
+
+  // Resolves to a function giving the newest worker that can take messages (an
+  // installing one can: first visit).
+  async function findWorker(): Promise<() => ServiceWorker | null | undefined> {
+    let r = sw as ServiceWorkerRegistration | undefined;
+    if (typeof sw === 'string' || sw instanceof URL) {
+      r = await new Workbox(String(sw), { scope }).register({ immediate: true });
+    } else if ('getSW' in sw) {
+      // A Workbox: follow its registration, not the worker it first gave (after an
+      // update that one is redundant, and getSW() stays on it for "external" updates).
+      const first = await sw.getSW();
+      r = (await container.getRegistrations()).find((x) => [x.installing, x.waiting, x.active].includes(first));
+      if (!r) return () => first;
     }
-    throw new OutboxError(
-      'worker-unavailable',
-      `the service worker did not answer after ${o.maxPostAttempts} attempts: ${(lastError as Error)?.message ?? String(lastError)}`,
-      { cause: lastError },
-    );
+    const registration = r ?? fail('worker-unavailable', `${describe(String(sw))} was not registered`);
+    return () => registration.active ?? registration.waiting ?? registration.installing;
+  }
+
+  async function post(message: PageMessage): Promise<WorkerReply> {
+    let t = await getTransport();
+    let reply: WorkerReply;
+    try {
+      reply = await t.post(message);
+    } catch (error) {
+      if (t.mode !== 'service-worker') throw fail('worker-unavailable', `the fallback did not answer: ${(error as Error)?.message}`, error);
+      // The service worker went silent: the fallback takes the message (same store, same ids).
+      t = await (transport = fallback(error));
+      reply = await t.post(message);
+    }
+    return reply.type === 'sw-outbox/error' ? fail(reply.code as OutboxErrorCode, reply.message) : reply;
   }
 
   // --- enqueue, batched per task ------------------------------------------------------
   function sendOutgoing(): void {
-    const batch = outgoing;
+    const events = outgoing;
+    const batch = settles;
     outgoing = [];
-    const done = post({ type: 'sw-outbox/enqueue', v: PROTOCOL_VERSION, events: batch.map((p) => p.event) }).then(
-      (reply) => {
-        const results = reply.type === 'sw-outbox/enqueued' ? reply.results : [];
-        const byId = new Map<string, EnqueueResult>(results.map((r) => [r.id, r]));
-        for (const p of batch) {
-          const r = byId.get(p.event.id);
-          if (r?.ok) p.resolve({ statusCode: 202 });
-          else if (r) p.reject(new OutboxError(r.code as OutboxErrorCode, r.message));
-          else p.reject(new OutboxError('invalid-message', `the worker sent no result for event ${p.event.id}`));
-        }
-        knownQueued += batch.length;
-        armWake();
-      },
-      (error: OutboxError) => {
-        for (const p of batch) p.reject(error);
-      },
-    );
-    track(done);
+    settles = [];
+    if (events.length) {
+      const done = post({
+        type: 'sw-outbox/enqueue',
+        v,
+        events,
+        // Endpoint rewriting, page limits: applied (and checked) where events are stored.
+        ...(rewrite && { rewrite, base: location.href }),
+        maxBodyBytes: o.maxBodyBytes,
+      }).then(
+        (reply) => {
+          batch.forEach(([resolve, reject], i) => {
+            const r = (reply as EnqueueReply).results?.[i];
+            if (r?.ok) {
+              if (inFallback) waiting.set(r.id, events[i]!);
+              resolve({ statusCode: 202 });
+            } else reject(new OutboxError(r ? (r.code as OutboxErrorCode) : 'invalid-message', r ? r.message : 'no result for the event'));
+          });
+          noteQueued(1);
+        },
+        (error: OutboxError) => {
+          for (const [, reject] of batch) reject(error);
+        },
+      );
+      inFlight.add(done);
+      void done.finally(() => inFlight.delete(done));
+    }
   }
 
-  function enqueue(event: WireEvent): Promise<DispatchResponse> {
+  // `verb` is given by dispatchEvent only: its events are de-duplicated by content.
+  function enqueue(url: unknown, params: unknown, what: string, verb?: unknown): Promise<DispatchResponse> {
     return new Promise<DispatchResponse>((resolve, reject) => {
-      if (outgoing.length === 0) queueMicrotask(sendOutgoing);
-      outgoing.push({ event, resolve, reject });
+      if (closed) fail('closed', 'this dispatcher was closed');
+      if (typeof params !== 'object' || !params) fail('invalid-params', `${what} must be a JSON object or array, got ${describe(params)}`);
+      let body = '';
+      try {
+        // Refuses what JSON would silently drop (functions, symbols) or cannot encode.
+        body = JSON.stringify(params, (key, value: unknown) =>
+          typeof value === 'function' || typeof value === 'symbol'
+            ? fail('invalid-params', `member ${JSON.stringify(key)} of ${what} is ${describe(value)}, which JSON cannot represent`)
+            : value,
+        );
+      } catch (cause) {
+        if (cause instanceof OutboxError) throw cause;
+        fail('invalid-params', `${what} cannot be serialised as JSON: ${(cause as Error).message}`, cause);
+      }
+      if (!outgoing.length) queueMicrotask(sendOutgoing);
+      outgoing.push({ id: crypto.randomUUID(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) });
+      settles.push([resolve, reject]);
+      // The worker takes at most 1000 events per message.
+      if (outgoing.length > 999) sendOutgoing();
     });
   }
 
-  function track(promise: Promise<unknown>): void {
-    inFlight.add(promise);
-    void promise.finally(() => inFlight.delete(promise));
-  }
-
-  function checkOpen(): void {
-    if (closed) throw new OutboxError('closed', 'this dispatcher was closed; create a new one');
-  }
-
-  // --- events from the worker -------------------------------------------------------
-  const onMessage = (event: MessageEvent): void => {
-    const data = event.data as BroadcastMessage | undefined;
-    if (data?.type !== 'sw-outbox/event' || !EVENT_NAMES.includes(data.name)) return;
-    if (data.name === 'stats') {
-      knownQueued = data.detail.queued;
-      armWake();
+  // --- events from the worker, wake-ups -------------------------------------------------
+  function onMessage({ data }: MessageEvent<BroadcastMessage>): void {
+    if (data?.type === 'sw-outbox/event') {
+      if (data.name === 'stats') noteQueued(data.detail.queued);
+      for (const id of (data.detail as { ids?: string[] }).ids ?? []) waiting.delete(id);
+      bus.dispatchEvent(new CustomEvent(data.name, { detail: data.detail }));
     }
-    // A copy: a handler that unsubscribes must not make us skip the next one.
-    for (const handler of [...(handlers.get(data.name) ?? [])]) {
-      try {
-        (handler as (d: unknown) => void)(data.detail);
-      } catch (error) {
-        reportLater(error);
+  }
+
+  // The fallback's worker ends with the page: what this page queued there and has not
+  // seen delivered goes out now with keepalive requests, within their 64 KB budget. It
+  // stays queued (the outcome cannot be awaited): at-least-once.
+  function onPageHide(): void {
+    let budget = 60_000;
+    for (const { url, body } of waiting.values()) {
+      if ((budget -= body.length * 3) > 0) {
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          keepalive: true,
+          credentials: fallbackOptions ? fallbackOptions.credentials : undefined,
+        }).catch(() => {});
       }
     }
-  };
-
-  async function wake(): Promise<void> {
-    try {
-      const reply = await post({ type: 'sw-outbox/wake', v: PROTOCOL_VERSION });
-      if (reply.type === 'sw-outbox/stats') knownQueued = reply.stats.queued;
-      armWake();
-    } catch {
-      // Reported by the next dispatchEvent; a wake-up is best effort.
-    }
   }
+
+  const wake = (type: 'wake' | 'online' = 'wake'): void =>
+    void post({ type: `sw-outbox/${type}`, v }).then(
+      (reply) => reply.type === 'sw-outbox/stats' && noteQueued(reply.stats.queued),
+      // Best effort: reported by the next dispatchEvent.
+      () => {},
+    );
 
   // While the worker holds a backlog, ping it now and then: a message starts a worker
   // that was stopped mid-flush, and its start resumes delivery.
-  function armWake(): void {
-    if (knownQueued > 0 && !wakeTimer && !closed) {
-      wakeTimer = setInterval(() => void wake(), o.wakeIntervalMs);
-    } else if (knownQueued <= 0 && wakeTimer) {
-      clearInterval(wakeTimer);
-      wakeTimer = undefined;
-    }
+  function noteQueued(queued: number): void {
+    if (queued > 0 && !wakeTimer && !closed) wakeTimer = setInterval(wake, o.wakeIntervalMs);
+    if ((queued <= 0 || closed) && wakeTimer) wakeTimer = void clearInterval(wakeTimer);
   }
 
-  const onOnline = (): void => {
-    void post({ type: 'sw-outbox/online', v: PROTOCOL_VERSION }).catch(() => {});
-  };
+  const onOnline = (): void => wake('online');
   const onVisible = (): void => {
-    if (document.visibilityState === 'visible') void wake();
+    if (document.visibilityState === 'visible') wake();
+  };
+  const listen = (add: 'addEventListener' | 'removeEventListener'): void => {
+    container?.[add]('message', onMessage as EventListener);
+    window[add]('online', onOnline);
+    document[add]('visibilitychange', onVisible);
   };
 
-  if (container) {
-    container.addEventListener('message', onMessage);
-    // Messages to a page are queued until it starts them (addEventListener alone does not).
-    container.startMessages();
-  }
-  if (typeof window !== 'undefined') window.addEventListener('online', onOnline);
-  if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisible);
+  listen('addEventListener');
+  // Messages to a page are queued until it starts them (addEventListener alone does not).
+  container?.startMessages();
   // Register now, so a first visit gets its worker as early as possible; then wake it.
   // A worker without a fetch handler is not started by page loads, so after a browser
   // restart nothing else would resume a backlog until Background Sync's next retry.
-  void wake();
+  wake();
 
-  const dispatcher: Dispatcher = {
+  const command = async (type: 'flush' | 'clear' | 'stats'): Promise<WorkerReply> =>
+    closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v });
+
+  return {
     dispatchEvent(event, callback) {
-      if (callback !== undefined && typeof callback !== 'function') {
-        return Promise.reject(new OutboxError('invalid-event', `callback must be a function, got ${describe(callback)}`));
-      }
-      let promise: Promise<DispatchResponse>;
-      try {
-        checkOpen();
-        const { url, body } = validateEvent(event, o.maxBodyBytes);
-        promise = enqueue({ id: newId(), url, body });
-      } catch (error) {
-        promise = Promise.reject(error);
-      }
-      if (callback !== undefined) {
-        // v3–v5 callers ignore the promise: don't leave it rejected and unhandled.
-        promise.catch(() => {});
-        promise.then(
-          (response) => callSafely(callback, response),
-          (error: unknown) => callSafely(callback, { statusCode: statusFor(error) }),
-        );
-      }
+      const promise =
+        callback !== undefined && typeof callback !== 'function'
+          ? Promise.reject(new OutboxError('invalid-event', `callback must be a function, got ${describe(callback)}`))
+          : typeof event !== 'object' || !event || Array.isArray(event)
+            ? Promise.reject(new OutboxError('invalid-event', `event must be an object {url, httpVerb, params}, got ${describe(event)}`))
+            : // The worker checks the verb (only POST), the URL and the size.
+              enqueue(event.url, event.params, 'event.params', event.httpVerb);
+      // v3–v5 callers ignore the promise: a callback consumes its rejection.
+      promise.then(callback, (error: OutboxError) => callback?.({ statusCode: STATUS[error.code] ?? 400 }));
       return promise;
     },
 
-    send(url, body) {
-      try {
-        checkOpen();
-        const parsed = parseHttpUrl(url, 'url');
-        return enqueue({ id: newId(), url: parsed.href, body: serializeParams(body, o.maxBodyBytes, 'body') });
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
-
-    async flush() {
-      checkOpen();
-      await post({ type: 'sw-outbox/flush', v: PROTOCOL_VERSION });
-    },
+    send: (url, body) => enqueue(url, body, 'body'),
+    flush: () => command('flush').then(() => {}),
+    clear: () => command('clear').then(() => {}),
 
     async stats() {
-      checkOpen();
-      const reply = await post({ type: 'sw-outbox/stats', v: PROTOCOL_VERSION });
-      if (reply.type !== 'sw-outbox/stats') throw new OutboxError('invalid-message', `unexpected reply ${reply.type} to stats`);
-      knownQueued = reply.stats.queued;
-      armWake();
-      return reply.stats;
+      const { stats } = (await command('stats')) as StatsReply;
+      noteQueued(stats.queued);
+      return stats;
     },
 
     on(name, handler) {
-      if (!EVENT_NAMES.includes(name)) {
-        throw new OutboxError('invalid-option', `on(): unknown event ${describe(name)}; expected one of ${EVENT_NAMES.join(', ')}`);
-      }
-      if (typeof handler !== 'function')
-        throw new OutboxError('invalid-option', `on(): handler must be a function, got ${describe(handler)}`);
-      let set = handlers.get(name);
-      if (!set) handlers.set(name, (set = new Set()));
-      set.add(handler as (detail: never) => void);
-      return () => void set.delete(handler as (detail: never) => void);
-    },
-
-    async clear() {
-      checkOpen();
-      await post({ type: 'sw-outbox/clear', v: PROTOCOL_VERSION });
+      if (!EVENT_NAMES.includes(name)) bad('on(): name', `one of ${EVENT_NAMES}`, name);
+      if (typeof handler !== 'function') bad('on(): handler', 'a function', handler);
+      const listener = (event: Event) => handler((event as CustomEvent).detail);
+      bus.addEventListener(name, listener);
+      return () => bus.removeEventListener(name, listener);
     },
 
     async close() {
       if (closed) return;
-      closed = true;
-      if (outgoing.length) sendOutgoing();
-      container?.removeEventListener('message', onMessage);
-      if (typeof window !== 'undefined') window.removeEventListener('online', onOnline);
-      if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisible);
-      if (wakeTimer) clearInterval(wakeTimer);
-      wakeTimer = undefined;
-      handlers.clear();
-      await Promise.allSettled([...inFlight]);
+      closed = 1;
+      sendOutgoing();
+      listen('removeEventListener');
+      removeEventListener('pagehide', onPageHide);
+      noteQueued(0);
+      await Promise.allSettled(inFlight);
+      void transport?.then(
+        (t) => t.close?.(),
+        () => {},
+      );
     },
   };
-  return dispatcher;
-}
-
-function resolvePageOptions(options: DispatcherOptions): Required<Omit<DispatcherOptions, 'scope'>> & { scope?: string } {
-  if (typeof options !== 'object' || options === null) {
-    throw new OutboxError('invalid-option', `createDispatcher: options must be an object {serviceWorker}, got ${describe(options)}`);
-  }
-  const sw = options.serviceWorker;
-  if (!(typeof sw === 'string' && sw !== '') && !(sw instanceof URL) && !isWorkbox(sw) && !isRegistration(sw)) {
-    throw new OutboxError(
-      'invalid-option',
-      `createDispatcher: serviceWorker must be a script URL, a Workbox or a ServiceWorkerRegistration, got ${describe(sw)}`,
-    );
-  }
-  const int = (field: keyof DispatcherOptions, fallback: number, min: number): number => {
-    const value = options[field];
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      throw new OutboxError('invalid-option', `createDispatcher: ${field} must be an integer ≥ ${min}, got ${describe(value)}`);
-    }
-    return value;
-  };
-  if (options.scope !== undefined && typeof options.scope !== 'string') {
-    throw new OutboxError('invalid-option', `createDispatcher: scope must be a string, got ${describe(options.scope)}`);
-  }
-  return {
-    serviceWorker: sw,
-    scope: options.scope,
-    ackTimeoutMs: int('ackTimeoutMs', 10_000, 1),
-    maxPostAttempts: int('maxPostAttempts', 3, 1),
-    maxBodyBytes: int('maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 2),
-    wakeIntervalMs: int('wakeIntervalMs', 5000, 100),
-  };
-}
-
-// Duck-typed: an app may bundle its own copy of workbox-window, and `instanceof` would
-// then refuse a perfectly good Workbox.
-function isWorkbox(value: unknown): value is Workbox {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Workbox).getSW === 'function' &&
-    typeof (value as Workbox).messageSW === 'function'
-  );
-}
-
-function isRegistration(value: unknown): value is ServiceWorkerRegistration {
-  return (
-    (typeof ServiceWorkerRegistration !== 'undefined' && value instanceof ServiceWorkerRegistration) ||
-    (typeof value === 'object' &&
-      value !== null &&
-      'installing' in value &&
-      'active' in value &&
-      typeof (value as ServiceWorkerRegistration).update === 'function')
-  );
-}
-
-function statusFor(error: unknown): number {
-  const code = error instanceof OutboxError ? error.code : undefined;
-  switch (code) {
-    case 'queue-full':
-    case 'quota-exceeded':
-      return 507;
-    case 'worker-unavailable':
-    case 'storage-error':
-    case 'closed':
-      return 503;
-    case 'endpoint-not-allowed':
-      return 403;
-    case 'body-too-large':
-      return 413;
-    default:
-      return 400;
-  }
-}
-
-function callSafely(callback: (response: DispatchResponse) => void, response: DispatchResponse): void {
-  try {
-    callback(response);
-  } catch (error) {
-    // The caller's bug must not touch the queue; surface it without breaking our flow.
-    reportLater(error);
-  }
-}
-
-function reportLater(error: unknown): void {
-  setTimeout(() => {
-    throw error;
-  });
-}
-
-function newId(): string {
-  return crypto.randomUUID();
 }

@@ -20,14 +20,18 @@ export const DB_NAME = 'sw-outbox';
  * 1. queue (seq; indexes id, nextAttemptAt, hold), dead (seq; index id), meta (counters).
  * 2. queue index createdAt, so events past maxAgeMs are found without reading the queue;
  *    counters recounted from the data (they could drift from records other code wrote).
+ * 3. queue index key (content de-duplication key, sparse) and a `seen` store of the keys
+ *    of delivered events (index at), kept for the de-duplication window.
  * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
  */
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 export interface NewRecord {
   id: string;
   url: string;
   body: string;
+  /** Content de-duplication key: an event with the same key is stored once within the window. */
+  key?: string;
 }
 
 export interface QueuedRecord extends NewRecord {
@@ -64,7 +68,12 @@ interface OutboxSchema extends DBSchema {
   queue: {
     key: number;
     value: QueuedRecord;
-    indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number };
+    indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number; key: string };
+  };
+  seen: {
+    key: string;
+    value: { key: string; at: number };
+    indexes: { at: number };
   };
   dead: {
     key: number;
@@ -77,7 +86,8 @@ interface OutboxSchema extends DBSchema {
   };
 }
 
-type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta')[], 'readwrite'>;
+type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta' | 'seen')[], 'readwrite'>;
+const WRITE_STORES: ('queue' | 'dead' | 'meta' | 'seen')[] = ['queue', 'dead', 'meta', 'seen'];
 
 export type Settlement =
   | { seq: number; kind: 'delivered' }
@@ -89,6 +99,8 @@ export type EnqueueOutcome = { id: string; ok: true; duplicate: boolean } | { id
 export interface EnqueueLimits {
   maxQueueSize: number;
   overflow: 'drop-oldest' | 'reject-new';
+  /** A record with a `key` is a duplicate if that key is queued, or was delivered less than this long ago. @default 0 */
+  dedupeWindowMs?: number;
 }
 
 export interface StoreOptions {
@@ -99,7 +111,10 @@ export interface StoreOptions {
 }
 
 export interface Store {
-  /** Adds events unless their id is already queued. Resolves after the commit. */
+  /**
+   * Adds events unless their id is already queued (or their key is queued or was
+   * delivered within the window). Resolves after the commit.
+   */
   enqueue(records: NewRecord[], limits: EnqueueLimits): Promise<{ results: EnqueueOutcome[]; droppedIds: string[] }>;
   /** Up to `limit` events due at `now`, oldest due first, then in insertion order. */
   readDue(now: number, limit: number): Promise<QueuedRecord[]>;
@@ -112,6 +127,8 @@ export interface Store {
    * expired, whatever their schedule. Returns their ids and those dropped by the bound.
    */
   expire(createdBefore: number, limit: number): Promise<{ expiredIds: string[]; droppedIds: string[] }>;
+  /** Forgets up to `limit` keys of delivered events seen before `before`. Returns how many. */
+  forget(before: number, limit: number): Promise<number>;
   /** Earliest `nextAttemptAt` of any queued event. */
   nextAttemptAt(): Promise<number | undefined>;
   counters(): Promise<Counters>;
@@ -154,6 +171,10 @@ export function openStore(options: StoreOptions = {}): Store {
             ([queued, deadLettered, counters]) => meta.put({ ...ZERO, ...counters, queued, deadLettered }, 'counters'),
           );
         }
+        if (oldVersion < 3) {
+          transaction.objectStore('queue').createIndex('key', 'key');
+          database.createObjectStore('seen', { keyPath: 'key' }).createIndex('at', 'at');
+        }
       },
       blocking() {
         // A newer schema wants to open: step aside, the next call reopens.
@@ -195,7 +216,7 @@ export function openStore(options: StoreOptions = {}): Store {
       let tx: WriteTx | undefined;
       try {
         const database = await db();
-        tx = database.transaction(['queue', 'dead', 'meta'], 'readwrite');
+        tx = database.transaction(WRITE_STORES, 'readwrite');
         const meta = tx.objectStore('meta');
         const counters: Counters = { ...ZERO, ...(await meta.get('counters')) };
         const results: unknown[] = [];
@@ -252,13 +273,26 @@ export function openStore(options: StoreOptions = {}): Store {
       return write(async (tx, counters) => {
         const queue = tx.objectStore('queue');
         const byId = queue.index('id');
+        const window = limits.dedupeWindowMs ?? 0;
+        const keyed = (r: NewRecord): r is NewRecord & { key: string } => window > 0 && r.key !== undefined;
+        const at = now();
         // Issue every lookup at once; IndexedDB runs them in order within the transaction.
-        const existing = await Promise.all(records.map((r) => byId.getKey(r.id)));
+        const [existing, queuedKeys, seenKeys] = await Promise.all([
+          Promise.all(records.map((r) => byId.getKey(r.id))),
+          Promise.all(records.map((r) => (keyed(r) ? queue.index('key').getKey(r.key) : undefined))),
+          Promise.all(records.map((r) => (keyed(r) ? tx.objectStore('seen').get(r.key) : undefined))),
+        ]);
         const seen = new Set<string>();
         const fresh: NewRecord[] = [];
         const results: EnqueueOutcome[] = records.map((r, i) => {
-          const duplicate = existing[i] !== undefined || seen.has(r.id);
+          const delivered = seenKeys[i];
+          const duplicate =
+            existing[i] !== undefined ||
+            seen.has(r.id) ||
+            (keyed(r) &&
+              (queuedKeys[i] !== undefined || (delivered !== undefined && delivered.at > at - window) || seen.has(`key:${r.key}`)));
           seen.add(r.id);
+          if (keyed(r)) seen.add(`key:${r.key}`);
           if (!duplicate) fresh.push(r);
           return { id: r.id, ok: true, duplicate };
         });
@@ -297,10 +331,18 @@ export function openStore(options: StoreOptions = {}): Store {
           }
         }
 
-        const at = now();
         await Promise.all(
           accepted.map((r) =>
-            queue.add({ id: r.id, url: r.url, body: r.body, createdAt: at, nextAttemptAt: at, attempts: 0, tries: 0 } as QueuedRecord),
+            queue.add({
+              id: r.id,
+              url: r.url,
+              body: r.body,
+              ...(keyed(r) ? { key: r.key } : {}),
+              createdAt: at,
+              nextAttemptAt: at,
+              attempts: 0,
+              tries: 0,
+            } as QueuedRecord),
           ),
         );
         counters.queued += accepted.length;
@@ -309,14 +351,11 @@ export function openStore(options: StoreOptions = {}): Store {
     },
 
     async readDue(at, limit) {
+      if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
       const tx = database.transaction('queue', 'readonly');
-      const records: QueuedRecord[] = [];
-      let cursor = await tx.store.index('nextAttemptAt').openCursor(IDBKeyRange.upperBound(at));
-      while (cursor && records.length < limit) {
-        records.push(cursor.value);
-        cursor = await cursor.continue();
-      }
+      // One request for the page (a cursor costs a round trip per record).
+      const records = await tx.store.index('nextAttemptAt').getAll(IDBKeyRange.upperBound(at), limit);
       await tx.done;
       return records;
     },
@@ -335,6 +374,8 @@ export function openStore(options: StoreOptions = {}): Store {
           applied++;
           if (s.kind === 'delivered') {
             writes.push(queue.delete(s.seq));
+            // Remembered for the de-duplication window: a re-send of it is not queued again.
+            if (record.key !== undefined) writes.push(tx.objectStore('seen').put({ key: record.key, at: now() }));
             // Never below zero: a record written by other code (or restored from a
             // backup) may not have been counted.
             counters.queued = Math.max(0, counters.queued - 1);
@@ -390,6 +431,19 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
+    forget(before, limit) {
+      return write(async (tx) => {
+        let forgotten = 0;
+        let cursor = await tx.objectStore('seen').index('at').openCursor(IDBKeyRange.upperBound(before, true));
+        while (cursor && forgotten < limit) {
+          await cursor.delete();
+          forgotten++;
+          cursor = await cursor.continue();
+        }
+        return forgotten;
+      });
+    },
+
     release(holds, at) {
       return write(async (tx) => {
         const index = tx.objectStore('queue').index('hold');
@@ -428,6 +482,7 @@ export function openStore(options: StoreOptions = {}): Store {
       return write(async (tx, counters) => {
         await tx.objectStore('queue').clear();
         await tx.objectStore('dead').clear();
+        await tx.objectStore('seen').clear();
         counters.queued = 0;
         counters.deadLettered = 0;
       });

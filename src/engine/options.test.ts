@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutboxError } from '../src/errors.js';
+import { OutboxError } from '../errors.js';
 import { DEFAULTS, optionsFromQuery, resolveOptions } from './options.js';
 
 function expectInvalidOption(input: unknown, ...needles: string[]): OutboxError {
@@ -25,6 +25,9 @@ describe('resolveOptions defaults', () => {
     overflow: 'drop-oldest',
     timeoutMs: 30_000,
     batching: 'off',
+    batchMaxVisitors: 100,
+    batchMaxBytes: 262_144,
+    dedupeWindowMs: 86_400_000,
     credentials: 'omit',
     maxDeadLetters: 1000,
     maxBodyBytes: 1_048_576,
@@ -57,7 +60,10 @@ describe('resolveOptions defaults', () => {
       maxQueueSize: 50,
       overflow: 'reject-new',
       timeoutMs: 5000,
-      batching: 'off',
+      batching: 'optimizely',
+      batchMaxVisitors: 7,
+      batchMaxBytes: 4096,
+      dedupeWindowMs: 0,
       credentials: 'include',
       maxDeadLetters: 0,
       maxBodyBytes: 2,
@@ -72,7 +78,10 @@ describe('resolveOptions defaults', () => {
       maxQueueSize: 50,
       overflow: 'reject-new',
       timeoutMs: 5000,
-      batching: 'off',
+      batching: 'optimizely',
+      batchMaxVisitors: 7,
+      batchMaxBytes: 4096,
+      dedupeWindowMs: 0,
       credentials: 'include',
       maxDeadLetters: 0,
       maxBodyBytes: 2,
@@ -104,10 +113,14 @@ describe('resolveOptions refusals', () => {
     expectInvalidOption({ maxAge: 1000 }, '"maxAge"');
   });
 
-  it('refuses batching "optimizely" for now (and anything but "off")', () => {
-    expectInvalidOption({ batching: 'optimizely' }, 'batching', '"optimizely"', '"off"');
+  it('accepts batching "off" and "optimizely" only, and positive batch bounds', () => {
+    expectInvalidOption({ batching: 'segment' }, 'batching', '"optimizely"', '"off"');
     expectInvalidOption({ batching: true }, 'batching');
+    expectInvalidOption({ batchMaxVisitors: 0 }, 'batchMaxVisitors', '≥ 1');
+    expectInvalidOption({ batchMaxBytes: 1 }, 'batchMaxBytes', '≥ 2');
+    expectInvalidOption({ dedupeWindowMs: -1 }, 'dedupeWindowMs', '≥ 0');
     expect(resolveOptions({ batching: 'off' }).batching).toBe('off');
+    expect(resolveOptions({ batching: 'optimizely' }).batching).toBe('optimizely');
   });
 
   describe('endpoints', () => {

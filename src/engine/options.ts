@@ -1,7 +1,7 @@
 // installOutbox's options: one public all-optional type with documented defaults, one
 // defaults object, one normalise-and-validate step. Internals see a complete shape.
-import { OutboxError, describe } from '../src/errors.js';
-import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../src/validate.js';
+import { OutboxError, describe } from '../errors.js';
+import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../validate.js';
 
 export interface OutboxOptions {
   /**
@@ -26,8 +26,27 @@ export interface OutboxOptions {
   overflow?: 'drop-oldest' | 'reject-new';
   /** Per request. @default 30000 */
   timeoutMs?: number;
-  /** @default 'off' (each event is one POST of its own, payload untouched) */
-  batching?: 'off';
+  /**
+   * `'off'`: each event is one POST of its own, its body untouched.
+   * `'optimizely'`: queued Optimizely events whose context is identical (every top-level
+   * field but `visitors`: account, project, revision, client name and version,
+   * anonymize_ip, bot filtering, region...) go as one POST whose `visitors` are theirs
+   * concatenated in order, as the SDK's own batch processor does.
+   * @default 'off'
+   */
+  batching?: 'off' | 'optimizely';
+  /** With batching: most visitors in one request. @default 100 */
+  batchMaxVisitors?: number;
+  /** With batching: largest merged body, in UTF-8 bytes. @default 262144 */
+  batchMaxBytes?: number;
+  /**
+   * Events given to `dispatchEvent` that are the same event again (same URL and, for
+   * Optimizely events, the same event uuids; otherwise the same body) are stored once
+   * if the first copy is still queued or was delivered less than this long ago. `0`
+   * turns content de-duplication off. (`send()` bodies are never de-duplicated.)
+   * @default 86400000 (24 h)
+   */
+  dedupeWindowMs?: number;
   /** Sent with every request. @default 'omit' */
   credentials?: RequestCredentials;
   /** Dead letters kept; older ones are dropped and counted. @default 1000 */
@@ -51,7 +70,10 @@ export interface ResolvedOptions {
   maxQueueSize: number;
   overflow: 'drop-oldest' | 'reject-new';
   timeoutMs: number;
-  batching: 'off';
+  batching: 'off' | 'optimizely';
+  batchMaxVisitors: number;
+  batchMaxBytes: number;
+  dedupeWindowMs: number;
   credentials: RequestCredentials;
   maxDeadLetters: number;
   maxBodyBytes: number;
@@ -66,6 +88,9 @@ export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
   overflow: 'drop-oldest',
   timeoutMs: 30_000,
   batching: 'off',
+  batchMaxVisitors: 100,
+  batchMaxBytes: 256 * 1024,
+  dedupeWindowMs: 24 * 3600_000,
   credentials: 'omit',
   maxDeadLetters: 1000,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
@@ -81,6 +106,9 @@ const KNOWN = new Set([
   'overflow',
   'timeoutMs',
   'batching',
+  'batchMaxVisitors',
+  'batchMaxBytes',
+  'dedupeWindowMs',
   'credentials',
   'maxDeadLetters',
   'maxBodyBytes',
@@ -133,9 +161,6 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   const maxMs = integer('backoff.maxMs', b.maxMs, Math.max(DEFAULTS.backoff.maxMs, baseMs), 1);
   if (maxMs < baseMs) bad('backoff.maxMs', `≥ backoff.baseMs (${baseMs})`, maxMs);
 
-  if (o.batching !== undefined && o.batching !== 'off') {
-    throw new OutboxError('invalid-option', `installOutbox: batching ${describe(o.batching)} is not available in this version; use "off"`);
-  }
   const idHeader = o.idHeader ?? DEFAULTS.idHeader;
   if (idHeader !== false && (typeof idHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(idHeader))) {
     bad('idHeader', 'false or a header name', idHeader);
@@ -148,7 +173,10 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
     maxQueueSize: integer('maxQueueSize', o.maxQueueSize, DEFAULTS.maxQueueSize, 1),
     overflow: oneOf('overflow', o.overflow, DEFAULTS.overflow, ['drop-oldest', 'reject-new']),
     timeoutMs: integer('timeoutMs', o.timeoutMs, DEFAULTS.timeoutMs, 1),
-    batching: 'off',
+    batching: oneOf('batching', o.batching, DEFAULTS.batching, ['off', 'optimizely']),
+    batchMaxVisitors: integer('batchMaxVisitors', o.batchMaxVisitors, DEFAULTS.batchMaxVisitors, 1),
+    batchMaxBytes: integer('batchMaxBytes', o.batchMaxBytes, DEFAULTS.batchMaxBytes, 2),
+    dedupeWindowMs: integer('dedupeWindowMs', o.dedupeWindowMs, DEFAULTS.dedupeWindowMs, 0),
     credentials: oneOf('credentials', o.credentials, DEFAULTS.credentials, ['omit', 'same-origin', 'include']),
     maxDeadLetters: integer('maxDeadLetters', o.maxDeadLetters, DEFAULTS.maxDeadLetters, 0),
     maxBodyBytes: integer('maxBodyBytes', o.maxBodyBytes, DEFAULTS.maxBodyBytes, 2),

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { contentIdentity, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
+
+const URL_ = 'https://logx.optimizely.com/v1/events';
+
+function body(uuids: string[], context: Record<string, unknown> = {}, visitor = 'v1'): string {
+  return JSON.stringify({
+    account_id: '1',
+    project_id: '2',
+    revision: '42',
+    client_name: 'js',
+    client_version: '6.0.0',
+    anonymize_ip: true,
+    enrich_decisions: true,
+    ...context,
+    visitors: [
+      {
+        visitor_id: visitor,
+        attributes: [],
+        snapshots: [{ decisions: [], events: uuids.map((uuid) => ({ uuid, key: 'k', timestamp: 1 })) }],
+      },
+    ],
+  });
+}
+const rec = (id: string, b: string, url = URL_) => ({ id, url, body: b });
+
+describe('content identity', () => {
+  it('reads every event uuid of an Optimizely body, in order', () => {
+    const parsed = parseOptimizely(body(['u1', 'u2']));
+    expect(parsed).toBeDefined();
+    expect(eventUuids(parsed!)).toEqual(['u1', 'u2']);
+  });
+
+  it('is the URL and the set of uuids for Optimizely bodies, whatever the batching or order', () => {
+    expect(contentIdentity(URL_, body(['b', 'a']))).toBe(contentIdentity(URL_, body(['a', 'b'], { revision: '43' })));
+    expect(contentIdentity(URL_, body(['a']))).not.toBe(contentIdentity(URL_, body(['a', 'b'])));
+    expect(contentIdentity(URL_, body(['a']))).not.toBe(contentIdentity('https://other.example/v1/events', body(['a'])));
+  });
+
+  it('is the exact body for anything else', () => {
+    expect(contentIdentity(URL_, '{"a":1}')).toBe(`${URL_}\nbody:{"a":1}`);
+    expect(contentIdentity(URL_, '[1,2]')).not.toBe(contentIdentity(URL_, '[1,2,3]'));
+    expect(contentIdentity(URL_, '{"visitors":[]}')).toBe(`${URL_}\nbody:{"visitors":[]}`);
+    expect(parseOptimizely('{not json')).toBeUndefined();
+  });
+
+  it('digests to 32 hex characters, stable and distinct', async () => {
+    const a = await digestKey('a');
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(await digestKey('a')).toBe(a);
+    expect(await digestKey('b')).not.toBe(a);
+  });
+});
+
+describe('groupForBatching', () => {
+  const roomy = { maxVisitors: 100, maxBytes: 1 << 20 };
+
+  it('merges events of one context into one body whose visitors are theirs, in order; a single event keeps its body', () => {
+    const records = [rec('1', body(['a'], {}, 'v1'), URL_), rec('2', body(['b'], {}, 'v2')), rec('3', body(['c'], {}, 'v3'))];
+    const units = groupForBatching(records, roomy);
+    expect(units).toHaveLength(1);
+    const merged = JSON.parse(units[0]!.body);
+    expect(merged.visitors.map((v: { visitor_id: string }) => v.visitor_id)).toEqual(['v1', 'v2', 'v3']);
+    const { visitors: _, ...context } = merged;
+    const { visitors: __, ...first } = JSON.parse(records[0]!.body);
+    expect(context).toEqual(first);
+    // Field order kept: the merged body is the first body with more visitors.
+    expect(Object.keys(merged)).toEqual(Object.keys(JSON.parse(records[0]!.body)));
+    expect(units[0]!.records.map((r) => r.id)).toEqual(['1', '2', '3']);
+
+    const single = groupForBatching([records[1]!], roomy);
+    expect(single[0]!.body).toBe(records[1]!.body);
+  });
+
+  it('never merges different contexts, URLs or non-Optimizely bodies', () => {
+    const records = [
+      rec('1', body(['a'])),
+      rec('2', body(['b'], { revision: '43' })),
+      rec('3', body(['c'], { client_version: '5.0.0' })),
+      rec('4', body(['d'], { anonymize_ip: false })),
+      rec('5', body(['e']), 'https://other.example/v1/events'),
+      rec('6', '{"plain":true}'),
+      rec('7', body(['f'])),
+    ];
+    const units = groupForBatching(records, roomy);
+    expect(units.map((u) => u.records.map((r) => r.id))).toEqual([['1', '7'], ['2'], ['3'], ['4'], ['5'], ['6']]);
+    for (const u of units.slice(1)) expect(u.body).toBe(u.records[0]!.body);
+  });
+
+  it('respects maxVisitors', () => {
+    const records = Array.from({ length: 7 }, (_, i) => rec(String(i), body([`u${i}`])));
+    const units = groupForBatching(records, { maxVisitors: 3, maxBytes: 1 << 20 });
+    expect(units.map((u) => u.records.length)).toEqual([3, 3, 1]);
+    for (const u of units) expect(JSON.parse(u.body).visitors.length).toBe(u.records.length);
+  });
+
+  it('respects maxBytes, measured on the merged body in UTF-8', () => {
+    const records = Array.from({ length: 10 }, (_, i) => rec(String(i), body([`u${i}-ünï`])));
+    const one = new TextEncoder().encode(records[0]!.body).length;
+    const limit = Math.floor(one * 2.5);
+    const units = groupForBatching(records, { maxVisitors: 100, maxBytes: limit });
+    expect(units.length).toBeGreaterThan(1);
+    for (const u of units) expect(new TextEncoder().encode(u.body).length).toBeLessThanOrEqual(limit);
+    expect(units.flatMap((u) => u.records.map((r) => r.id))).toEqual(records.map((r) => r.id));
+  });
+
+  it('split halves a unit, first half larger', () => {
+    expect(split([1, 2, 3, 4, 5])).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    expect(split([1])).toEqual([[1], []]);
+  });
+});

@@ -1,0 +1,150 @@
+// Pure policy for Optimizely events: what identifies an event's content (for
+// de-duplication) and which queued events may travel as one request (opt-in batching).
+// No I/O here but the digest; unit-tested in batching.test.ts.
+
+/** The parts of an Optimizely event body this module reads. */
+interface OptimizelyBody {
+  visitors: unknown[];
+  [field: string]: unknown;
+}
+
+/** Parses a body that looks like an Optimizely event batch (`{visitors: [...]}`), or undefined. */
+export function parseOptimizely(body: string): OptimizelyBody | undefined {
+  if (body.charCodeAt(0) !== 123 /* { */) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && Array.isArray((parsed as OptimizelyBody).visitors)) {
+      return parsed as OptimizelyBody;
+    }
+  } catch {
+    // Not JSON after all: no content identity, never batched.
+  }
+  return undefined;
+}
+
+/** Every `visitors[].snapshots[].events[].uuid`, in order. */
+export function eventUuids(body: OptimizelyBody): string[] {
+  const uuids: string[] = [];
+  for (const visitor of body.visitors) {
+    const snapshots = (visitor as { snapshots?: unknown })?.snapshots;
+    if (!Array.isArray(snapshots)) continue;
+    for (const snapshot of snapshots) {
+      const events = (snapshot as { events?: unknown })?.events;
+      if (!Array.isArray(events)) continue;
+      for (const event of events) {
+        const uuid = (event as { uuid?: unknown })?.uuid;
+        if (typeof uuid === 'string') uuids.push(uuid);
+      }
+    }
+  }
+  return uuids;
+}
+
+/**
+ * What makes two dispatched events "the same event": the URL and, for an Optimizely
+ * body carrying event uuids, the set of those uuids (the SDK re-batches events it
+ * re-sends from its store, so the body can differ while the events are the same);
+ * otherwise the exact body. Returned as text to digest.
+ */
+export function contentIdentity(url: string, body: string): string {
+  const parsed = parseOptimizely(body);
+  const uuids = parsed ? eventUuids(parsed) : [];
+  return uuids.length > 0 ? `${url}\nuuids:${[...uuids].sort().join(',')}` : `${url}\nbody:${body}`;
+}
+
+/** A 128-bit hex SHA-256 prefix of `text`: the stored de-duplication key. */
+export async function digestKey(text: string): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  let hex = '';
+  for (let i = 0; i < 16; i++) hex += hash[i]!.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/** One request: the records it carries, where it goes and the exact body. */
+export interface Unit<R> {
+  records: R[];
+  url: string;
+  body: string;
+}
+
+export interface BatchLimits {
+  maxVisitors: number;
+  maxBytes: number;
+}
+
+interface Batchable {
+  url: string;
+  body: string;
+}
+
+/**
+ * Groups records (already in queue order) into requests. Records whose URL and context
+ * (every top-level field but `visitors`, compared as JSON) are identical share a request
+ * whose `visitors` are theirs concatenated in order, within `maxVisitors` and `maxBytes`
+ * (UTF-8 length of the merged body); anything else is a request of its
+ * own with its body untouched. Units come out in the order of their first record.
+ */
+export function groupForBatching<R extends Batchable>(records: readonly R[], limits: BatchLimits): Unit<R>[] {
+  interface Open {
+    unit: Unit<R>;
+    head: OptimizelyBody;
+    visitors: unknown[];
+    bytes: number;
+  }
+  const units: (Unit<R> | Open)[] = [];
+  const open = new Map<string, Open>();
+  for (const record of records) {
+    const parsed = parseOptimizely(record.body);
+    if (!parsed) {
+      units.push({ records: [record], url: record.url, body: record.body });
+      continue;
+    }
+    const { visitors, ...context } = parsed;
+    const contextKey = `${record.url}\n${JSON.stringify(context)}`;
+    // What this event adds to a merged body: its visitors, without the brackets, and a comma.
+    const added = utf8Bytes(JSON.stringify(visitors)) - 2 + 1;
+    const current = open.get(contextKey);
+    if (current && current.visitors.length + visitors.length <= limits.maxVisitors && current.bytes + added <= limits.maxBytes) {
+      current.unit.records.push(record);
+      current.visitors.push(...visitors);
+      current.bytes += added;
+      continue;
+    }
+    const fresh: Open = {
+      unit: { records: [record], url: record.url, body: record.body },
+      head: parsed,
+      visitors: [...visitors],
+      bytes: utf8Bytes(record.body),
+    };
+    open.set(contextKey, fresh);
+    units.push(fresh);
+  }
+  return units.map((u) => {
+    if (!('head' in u)) return u;
+    // One record: its own body, byte for byte. Several: the first one's fields, in
+    // their order, with the concatenated visitors.
+    if (u.unit.records.length > 1) u.unit.body = JSON.stringify({ ...u.head, visitors: u.visitors });
+    return u.unit;
+  });
+}
+
+function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      // A surrogate pair: 4 bytes for its 2 units.
+      bytes += 2;
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/** Halves of a unit that got a permanent error, so one bad event cannot block the rest. */
+export function split<R>(records: readonly R[]): [R[], R[]] {
+  const middle = Math.ceil(records.length / 2);
+  return [records.slice(0, middle), records.slice(middle)];
+}

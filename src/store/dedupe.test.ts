@@ -1,0 +1,87 @@
+// Content de-duplication: a record with a `key` is stored once while that key is
+// queued, or delivered less than `dedupeWindowMs` ago. Both store implementations.
+import { afterEach, describe, expect, it } from 'vitest';
+import { openMemoryStore } from './memory.js';
+import { type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
+
+const T0 = 1_700_000_000_000;
+const HOUR = 3600_000;
+const WINDOW: EnqueueLimits = { maxQueueSize: 1000, overflow: 'drop-oldest', dedupeWindowMs: HOUR };
+const opened: Store[] = [];
+let counter = 0;
+
+afterEach(() => {
+  for (const s of opened.splice(0)) s.close();
+});
+
+const rec = (id: string, key?: string): NewRecord => ({
+  id,
+  url: 'https://c.example/v1/events',
+  body: `{"id":"${id}"}`,
+  ...(key ? { key } : {}),
+});
+
+describe.each([
+  ['IndexedDB', openStore],
+  ['memory', openMemoryStore],
+] as [string, (o: StoreOptions) => Store][])('%s store: content de-duplication', (_, open) => {
+  function setup() {
+    const clock = { now: T0 };
+    const store = open({ name: `dedupe-${++counter}-${Math.random()}`, now: () => clock.now });
+    opened.push(store);
+    return { store, clock };
+  }
+  const deliverAll = async (store: Store) => {
+    const due = await store.readDue(Number.MAX_SAFE_INTEGER, 1000);
+    await store.settle(due.map((r) => ({ seq: r.seq, kind: 'delivered' as const })));
+  };
+
+  it('stores a key once while it is queued, under a different id too', async () => {
+    const { store } = setup();
+    const first = await store.enqueue([rec('a', 'k1')], WINDOW);
+    const again = await store.enqueue([rec('b', 'k1'), rec('c', 'k2')], WINDOW);
+    expect(first.results).toEqual([{ id: 'a', ok: true, duplicate: false }]);
+    expect(again.results).toEqual([
+      { id: 'b', ok: true, duplicate: true },
+      { id: 'c', ok: true, duplicate: false },
+    ]);
+    expect((await store.counters()).queued).toBe(2);
+  });
+
+  it('stores a key once within one batch', async () => {
+    const { store } = setup();
+    const { results } = await store.enqueue([rec('a', 'k'), rec('b', 'k')], WINDOW);
+    expect(results.map((r) => r.ok && r.duplicate)).toEqual([false, true]);
+    expect((await store.counters()).queued).toBe(1);
+  });
+
+  it('refuses a re-send of a delivered event within the window, accepts it after, and after forget()', async () => {
+    const { store, clock } = setup();
+    await store.enqueue([rec('a', 'k')], WINDOW);
+    await deliverAll(store);
+    clock.now = T0 + HOUR - 1;
+    expect((await store.enqueue([rec('b', 'k')], WINDOW)).results[0]).toMatchObject({ ok: true, duplicate: true });
+    clock.now = T0 + HOUR + 1;
+    expect((await store.enqueue([rec('c', 'k')], WINDOW)).results[0]).toMatchObject({ ok: true, duplicate: false });
+    await deliverAll(store);
+    // Forgotten keys are accepted again at once.
+    expect(await store.forget(clock.now + 1, 100)).toBe(1);
+    expect((await store.enqueue([rec('d', 'k')], WINDOW)).results[0]).toMatchObject({ ok: true, duplicate: false });
+  });
+
+  it('a window of 0, or no key, turns content de-duplication off', async () => {
+    const { store } = setup();
+    const off = { ...WINDOW, dedupeWindowMs: 0 };
+    await store.enqueue([rec('a', 'k'), rec('b', 'k')], off);
+    await store.enqueue([rec('c'), rec('d')], WINDOW);
+    expect((await store.counters()).queued).toBe(4);
+  });
+
+  it('clear() forgets delivered keys', async () => {
+    const { store } = setup();
+    await store.enqueue([rec('a', 'k')], WINDOW);
+    await deliverAll(store);
+    await store.clear();
+    expect((await store.enqueue([rec('b', 'k')], WINDOW)).results[0]).toMatchObject({ duplicate: false });
+  });
+});

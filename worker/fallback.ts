@@ -1,0 +1,101 @@
+// The no-service-worker fallback: a dedicated worker, started by the page's dispatcher
+// only where no service worker runs (API absent, in-app web views, some private modes,
+// registration refused or timed out). It hosts the same engine as the service worker —
+// same store, validation, de-duplication, backoff, status rules, batching — off the
+// main thread, and speaks the same protocol.
+// - One flusher per origin: passes run under the Web Lock the service worker uses too,
+//   so tabs (and a service worker that appears later) never send the same event at once;
+//   events queued here live in the worker's store, so a later worker delivers them.
+// - Wake-ups: start, every message (the page sends one on `online` and when it becomes
+//   visible), `online` here, and the retry timer.
+// - No IndexedDB (blocked storage): a memory-only queue, announced by a `degraded`
+//   event and `stats().degraded`, never an exception into the caller.
+// The page does the `pagehide` keepalive requests itself: this worker ends with it.
+import { type Engine, createEngine } from '../src/engine/engine.js';
+import { optionsFromQuery, resolveOptions } from '../src/engine/options.js';
+import { type BroadcastMessage, FLUSH_LOCK, type OutboxEventName, type OutboxEvents, PROTOCOL_VERSION } from '../src/protocol.js';
+import { openMemoryStore } from '../src/store/memory.js';
+import { type Store, openStore } from '../src/store/store.js';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+/** Channel on which the tab that flushes tells the others about outcomes. */
+const CHANNEL = 'sw-outbox';
+
+let engine: Promise<Engine> | undefined;
+const early: MessageEvent[] = [];
+
+async function start(config: unknown): Promise<Engine> {
+  const opts = resolveOptions(typeof config === 'string' ? optionsFromQuery(new URL(config, self.location.href).search) : (config ?? {}));
+  let store: Store = openStore({ maxDeadLetters: opts.maxDeadLetters });
+  let degraded: string | undefined;
+  try {
+    await store.counters();
+  } catch (error) {
+    store.close();
+    store = openMemoryStore({ maxDeadLetters: opts.maxDeadLetters });
+    degraded = `IndexedDB is unavailable (${(error as Error)?.message ?? String(error)}); events are kept in memory only, while the page lives`;
+  }
+  const post = <K extends OutboxEventName>(name: K, detail: OutboxEvents[K]) =>
+    self.postMessage({ type: 'sw-outbox/event', v: PROTOCOL_VERSION, name, detail } as BroadcastMessage);
+  // Other tabs hear the outcomes of the flushing tab (a memory queue is this tab's alone).
+  const channel = degraded === undefined ? new BroadcastChannel(CHANNEL) : undefined;
+  if (channel) channel.onmessage = (event: MessageEvent<BroadcastMessage>) => self.postMessage(event.data);
+  if (degraded !== undefined) post('degraded', { reason: degraded });
+  const locks = self.navigator.locks;
+  const e = createEngine(opts, store, {
+    mode: degraded === undefined ? 'page' : 'memory',
+    broadcast(name, detail) {
+      post(name, detail);
+      channel?.postMessage({ type: 'sw-outbox/event', v: PROTOCOL_VERSION, name, detail });
+    },
+    isOffline: () => self.navigator.onLine === false,
+    exclusive: channel && locks ? <T>(pass: () => Promise<T>) => locks.request(FLUSH_LOCK, pass) as Promise<T> : undefined,
+  });
+  self.addEventListener(
+    'online',
+    () =>
+      void e
+        .reconnected(['offline', 'network'])
+        .then(
+          () => e.kick(),
+          () => e.kick(),
+        )
+        .catch(() => {}),
+  );
+  void e.kick().catch(() => {});
+  return e;
+}
+
+self.onmessage = (event: MessageEvent) => {
+  const data = event.data as { type?: unknown; options?: unknown } | null;
+  if (data?.type === 'sw-outbox/configure') {
+    engine ??= start(data.options);
+    void engine.then(
+      () => event.ports[0]?.postMessage({ type: 'sw-outbox/done', v: PROTOCOL_VERSION }),
+      (error: { code?: string; message?: string }) =>
+        event.ports[0]?.postMessage({
+          type: 'sw-outbox/error',
+          v: PROTOCOL_VERSION,
+          code: error.code ?? 'invalid-option',
+          message: String(error.message),
+        }),
+    );
+    for (const e of early.splice(0)) self.onmessage?.(e);
+    return;
+  }
+  if (!engine) {
+    early.push(event);
+    return;
+  }
+  void engine.then(
+    (e) => e.answer(event.data, event.ports[0]),
+    (error: { code?: string; message?: string }) =>
+      event.ports[0]?.postMessage({
+        type: 'sw-outbox/error',
+        v: PROTOCOL_VERSION,
+        code: error.code ?? 'invalid-option',
+        message: String(error.message),
+      }),
+  );
+};
