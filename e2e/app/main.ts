@@ -1,6 +1,7 @@
 // The page the end-to-end tests drive. It imports the *built* package (dist/), the way
 // an app would, and exposes it on window. `?sw=<query>` creates a dispatcher for
-// `/sw.js?<query>` (the ready-made worker with those options).
+// `/sw.js?<query>` (the ready-made worker with those options); `&script=<path>` registers
+// another script with that query instead (e.g. `/sw-nosync.js`, see e2e/app/public).
 import { createDispatcher, type Dispatcher, type OutboxEventName } from 'sw-outbox';
 
 declare global {
@@ -19,8 +20,9 @@ window.outboxEvents = [];
 const query = new URLSearchParams(location.search);
 const sw = query.get('sw');
 if (sw !== null) {
-  const dispatcher = createDispatcher({ serviceWorker: `/sw.js?${sw}`, wakeIntervalMs: Number(query.get('wake') ?? 1000) });
-  for (const name of ['delivered', 'retry', 'dead-letter', 'dropped', 'stats'] as const) {
+  const script = query.get('script') ?? '/sw.js';
+  const dispatcher = createDispatcher({ serviceWorker: `${script}?${sw}`, wakeIntervalMs: Number(query.get('wake') ?? 1000) });
+  for (const name of ['delivered', 'retry', 'dead-letter', 'dropped', 'stats', 'degraded'] as const) {
     dispatcher.on(name, (detail) => window.outboxEvents.push({ name, detail }));
   }
   window.dispatcher = dispatcher;
