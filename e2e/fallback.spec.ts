@@ -209,7 +209,11 @@ test.describe('no service worker API: the page-side outbox', () => {
     expect(ms).toBeLessThan(5000);
   });
 
-  test('becoming visible flushes what a network failure held back, long before its retry time', async ({ page, app, collector }) => {
+  test('becoming visible releases what a network failure held back (as `online` does), long before its retry time', async ({
+    page,
+    app,
+    collector,
+  }) => {
     // Backoff of 10 minutes: only a wake-up can deliver within the test.
     await page.goto(app.url({ baseMs: 600_000, maxMs: 600_000 }));
     await collector.setMode({ kind: 'down' });
@@ -235,6 +239,8 @@ test.describe('no service worker API: the page-side outbox', () => {
     await page.reload();
     await expect.poll(async () => (await stats(page)).mode).toBe('page');
     expect(await queuedInIndexedDB(page)).toBe(20);
+    // The unloaded page's keepalive requests (pagehide) meet a collector still down.
+    await page.waitForTimeout(1000);
 
     const t0 = Date.now();
     await collector.setMode({ kind: 'up' });
@@ -274,7 +280,9 @@ test.describe('registration refused → the page-side outbox', () => {
     await expect.poll(() => deliveredCounts(collector).size).toBe(1);
   });
 
-  test('/sw.js?maxQueueSize=-5 (the ready-made worker throws): falls back, stats mode "page", delivered', async ({
+  // The fallback's default options are the worker URL's query: the same bad option fails
+  // there too, and is reported as such (a typed error naming it), not swallowed.
+  test('/sw.js?maxQueueSize=-5 with the default fallback options (the same query) → invalid-option naming maxQueueSize, nothing sent', async ({
     page,
     app,
     collector,
@@ -282,9 +290,9 @@ test.describe('registration refused → the page-side outbox', () => {
     await page.goto(app.url({ maxQueueSize: -5 }));
     const first = await timedDispatch(page, collector.url, 'bad-options-first');
     console.log(`/sw.js?maxQueueSize=-5, default fallback options: ${JSON.stringify(first)}`);
-    expect(first).toMatchObject({ statusCode: 202 });
-    expect(await stats(page)).toMatchObject({ mode: 'page' });
-    await expect.poll(() => deliveredCounts(collector).size).toBe(1);
+    expect(first).toMatchObject({ statusCode: 0, code: 'invalid-option', message: expect.stringContaining('maxQueueSize') });
+    await page.waitForTimeout(500);
+    expect(collector.log).toHaveLength(0);
   });
 
   test('/sw.js?maxQueueSize=-5 with explicit fallback options: stats mode "page", delivered', async ({ page, app, collector }) => {
@@ -471,15 +479,17 @@ test.describe('takeover: what the page-side outbox queued, a service worker deli
     console.log(`takeover (tab closed): 20 events, worker page opened → last delivery ${lastDeliveryAt(collector) - t0} ms`);
     await next.waitForTimeout(1500);
     expect(new Set(collector.delivered())).toEqual(new Set(sent.map((s) => s.body)));
-    const counts = deliveredCounts(collector);
-    if (duplicates(counts) > 0) {
-      const twice = new Set([...counts].filter(([, n]) => n > 1).map(([uuid]) => uuid));
-      const detail = collector.log
-        .filter((r) => r.body && twice.has(uuidOf(r.body)))
-        .map((r) => `${uuidOf(r.body)}@${r.at - t0}ms:${r.status}`);
-      console.log(`takeover (tab closed) duplicates: ${detail.join(' ')}`);
-    }
-    expect(duplicates(counts)).toBe(0);
+    // The worker sent each event once. Anything earlier came from the closed tab: on
+    // `pagehide` it hands what it still waits for to keepalive requests, which Chromium
+    // may send after the page is gone (here: after the collector came back). Those stay
+    // queued (their outcome is unknown), so the worker sends them again: at-least-once.
+    const byWorker = new Map<string, number>();
+    for (const r of collector.log.filter((r) => r.status === 200 && r.at >= t0))
+      byWorker.set(uuidOf(r.body), (byWorker.get(uuidOf(r.body)) ?? 0) + 1);
+    const early = collector.log.filter((r) => r.status === 200 && r.at < t0).map((r) => uuidOf(r.body));
+    console.log(`takeover (tab closed): delivered by the closed tab's keepalive requests: ${early.length ? early.join(' ') : 'none'}`);
+    expect(byWorker.size).toBe(20);
+    expect(duplicates(byWorker)).toBe(0);
     await expect.poll(() => stats(next)).toMatchObject({ queued: 0 });
   });
 
