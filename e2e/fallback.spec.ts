@@ -18,7 +18,9 @@ import {
   blockIndexedDBEverywhere,
   duplicates,
   harnessUrl,
+  INSECURE_HOST,
   lastDeliveryAt,
+  launchWithInsecureHost,
   launchWithSiteDataBlocked,
   probeWorker,
   queuedInIndexedDB,
@@ -250,6 +252,49 @@ test.describe('no service worker API: the page-side outbox', () => {
     expect(new Set(collector.delivered())).toEqual(new Set(sent.map((s) => s.body)));
     await page.waitForTimeout(1000);
     expect(duplicates(deliveredCounts(collector))).toBe(0);
+  });
+});
+
+test.describe('an http:// page (not a secure context)', () => {
+  test('no service worker API, no Web Locks, no crypto.randomUUID or crypto.subtle → 202, mode "page", delivered; two tabs, zero duplicates', async ({
+    app,
+    collector,
+  }) => {
+    const browser = await launchWithInsecureHost();
+    try {
+      const context = await browser.newContext();
+      const url = harnessUrl(app).replace('127.0.0.1', INSECURE_HOST);
+      const pages = [await context.newPage(), await context.newPage()];
+      await collector.setMode({ kind: 'down' });
+      await Promise.all(pages.map((p) => p.goto(url)));
+      expect(
+        await pages[0]!.evaluate(() => ({
+          secure: isSecureContext,
+          serviceWorker: 'serviceWorker' in navigator,
+          locks: 'locks' in navigator,
+          randomUUID: typeof crypto.randomUUID,
+          subtle: typeof crypto.subtle,
+        })),
+      ).toEqual({ secure: false, serviceWorker: false, locks: false, randomUUID: 'undefined', subtle: 'undefined' });
+
+      const first = await timedDispatch(pages[0]!, collector.url, 'http-first');
+      console.log(`http:// page: first dispatchEvent ${JSON.stringify(first)}`);
+      expect(first).toMatchObject({ statusCode: 202 });
+      const sent = (await Promise.all(pages.map((p, i) => dispatchMany(p, collector.url, 20, `http-tab${i}`)))).flat();
+      expect(all202(sent)).toBe(true);
+      expect(await stats(pages[0]!)).toMatchObject({ mode: 'page', degraded: false });
+
+      const t0 = Date.now();
+      await collector.setMode({ kind: 'up' });
+      await expect.poll(() => deliveredCounts(collector).size, { timeout: 15_000 }).toBe(41);
+      const ms = lastDeliveryAt(collector) - t0;
+      await pages[0]!.waitForTimeout(2000);
+      const counts = deliveredCounts(collector);
+      console.log(`http:// page, two tabs: 41 events, collector up → last delivery ${ms} ms, ${duplicates(counts)} duplicates`);
+      expect(duplicates(counts)).toBe(0);
+    } finally {
+      await browser.close();
+    }
   });
 });
 

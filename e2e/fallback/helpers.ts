@@ -62,6 +62,21 @@ export function launchWithSiteDataBlocked(profile: string) {
   return chromium.launchPersistentContext(profile, { ...launchOptions, headless: true });
 }
 
+/** A host name that resolves to 127.0.0.1 but is not "potentially trustworthy": http pages on it are not secure contexts. */
+export const INSECURE_HOST = 'sw-outbox.test';
+
+/**
+ * A browser where INSECURE_HOST resolves to 127.0.0.1: its http pages are not secure
+ * contexts, so they have no service worker API, no Web Locks, no crypto.randomUUID and
+ * no crypto.subtle (the most common way a real site has no service worker: plain http).
+ */
+export function launchWithInsecureHost() {
+  return chromium.launch({
+    ...launchOptions,
+    args: [...(launchOptions.args ?? []), `--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`],
+  });
+}
+
 /** The harness URL whose dispatcher registers `script?<options>` (default /sw.js). */
 export function harnessUrl(app: App, script?: string, options?: SwOptions): string {
   return script ? `${app.url(options)}&script=${encodeURIComponent(script)}` : app.url(options);
