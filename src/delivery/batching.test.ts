@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentIdentity, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
+import { contentIdentity, dedupeKey, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
 
 const URL_ = 'https://logx.optimizely.com/v1/events';
 
@@ -42,6 +42,13 @@ describe('content identity', () => {
     expect(contentIdentity(URL_, '[1,2]')).not.toBe(contentIdentity(URL_, '[1,2,3]'));
     expect(contentIdentity(URL_, '{"visitors":[]}')).toBe(`${URL_}\nbody:{"visitors":[]}`);
     expect(parseOptimizely('{not json')).toBeUndefined();
+  });
+
+  it('keys a short identity as itself, a long one by its digest', async () => {
+    const short = contentIdentity(URL_, body(['a']));
+    expect(await dedupeKey(short)).toBe(short);
+    const long = contentIdentity(URL_, '{"x":"' + 'y'.repeat(300) + '"}');
+    expect(await dedupeKey(long)).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 
   it('digests to 32 hex characters, stable and distinct', async () => {

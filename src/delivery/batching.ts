@@ -44,7 +44,7 @@ export function eventUuids(body: OptimizelyBody): string[] {
  * What makes two dispatched events "the same event": the URL and, for an Optimizely
  * body carrying event uuids, the set of those uuids (the SDK re-batches events it
  * re-sends from its store, so the body can differ while the events are the same);
- * otherwise the exact body. Returned as text to digest.
+ * otherwise the exact body. Returned as text (to digest when long).
  */
 export function contentIdentity(url: string, body: string): string {
   const parsed = parseOptimizely(body);
@@ -52,7 +52,15 @@ export function contentIdentity(url: string, body: string): string {
   return uuids.length > 0 ? `${url}\nuuids:${[...uuids].sort().join(',')}` : `${url}\nbody:${body}`;
 }
 
-/** A 128-bit hex SHA-256 prefix of `text`: the stored de-duplication key. */
+/**
+ * The stored de-duplication key of an identity: itself when short (an Optimizely event's
+ * URL and uuid: no hashing on the hot path), else a 128-bit hex SHA-256 prefix.
+ */
+export async function dedupeKey(identity: string): Promise<string> {
+  return identity.length <= 200 ? identity : `sha256:${await digestKey(identity)}`;
+}
+
+/** A 128-bit hex SHA-256 prefix of `text`. */
 export async function digestKey(text: string): Promise<string> {
   const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
   let hex = '';

@@ -198,7 +198,15 @@ export function createFlusher(o: FlusherOptions): Flusher {
         continue;
       }
       dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
-      refused.push({ seq: rec.seq, kind: 'dead', status: 0, reason: 'invalid', tries: Number(rec.tries) || 0, detail: refusal });
+      refused.push({
+        seq: rec.seq,
+        record: rec,
+        kind: 'dead',
+        status: 0,
+        reason: 'invalid',
+        tries: Number(rec.tries) || 0,
+        detail: refusal,
+      });
     }
     if (refused.length) record(refused);
     const units: Unit<QueuedRecord>[] = o.batch
@@ -228,14 +236,15 @@ export function createFlusher(o: FlusherOptions): Flusher {
           const d = decide(rec, result, o.backoff, at, o.random);
           if (d.kind === 'delivered') {
             delivered.push({ id: rec.id, status: d.status });
-            settlements.push({ seq: rec.seq, kind: 'delivered' });
+            settlements.push({ seq: rec.seq, record: rec, kind: 'delivered' });
           } else if (d.kind === 'dead') {
             dead.push({ id: rec.id, status: d.status, reason: d.reason });
-            settlements.push({ seq: rec.seq, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
+            settlements.push({ seq: rec.seq, record: rec, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
           } else {
             retried.push({ id: rec.id, d });
             settlements.push({
               seq: rec.seq,
+              record: rec,
               kind: 'retry',
               attempts: d.attempts,
               tries: d.tries,

@@ -3,7 +3,7 @@
 // fallback for browsers without one (src/page/fallback.ts) are both thin hosts around
 // it, so both keep the same rules: validation, de-duplication, backoff, status classes,
 // batching. No DOM and no service-worker globals here: the host supplies those.
-import { contentIdentity, digestKey } from '../delivery/batching.js';
+import { contentIdentity, dedupeKey } from '../delivery/batching.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
 import { createSender } from '../delivery/send.js';
 import { OutboxError, describe } from '../errors.js';
@@ -148,7 +148,7 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     }
     checkBodySize(e.body, maxBodyBytes, 'event body');
     const record: NewRecord = { id: e.id, url: url.href, body: e.body };
-    if (e.dedupe === true && opts.dedupeWindowMs > 0) record.key = await digestKey(contentIdentity(record.url, record.body));
+    if (e.dedupe === true && opts.dedupeWindowMs > 0) record.key = await dedupeKey(contentIdentity(record.url, record.body));
     return record;
   }
 

@@ -665,7 +665,9 @@ describe('IndexedDB store only', () => {
         expect([...db.objectStoreNames].sort()).toEqual(['dead', 'meta', 'queue', 'seen']);
         const tx = db.transaction(['queue', 'seen']);
         expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'key', 'nextAttemptAt']);
-        expect([...tx.objectStore('seen').indexNames]).toEqual(['at']);
+        expect([...tx.objectStore('seen').indexNames].sort()).toEqual(['at', 'keys']);
+        expect(tx.objectStore('queue').index('key').unique).toBe(true);
+        expect(tx.objectStore('seen').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('queue').index('id').unique).toBe(true);
       } finally {
         db.close();

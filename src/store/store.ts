@@ -9,7 +9,7 @@
 //   `await fetch()` would let the transaction auto-commit under us).
 // - Counters (queued, delivered, ...) are updated in the same transaction as the records
 //   they count, so they cannot drift from the data.
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import type { Hold } from '../delivery/policy.js';
 import { OutboxError } from '../errors.js';
 import type { DeadLetterReason } from '../protocol.js';
@@ -20,8 +20,9 @@ export const DB_NAME = 'sw-outbox';
  * 1. queue (seq; indexes id, nextAttemptAt, hold), dead (seq; index id), meta (counters).
  * 2. queue index createdAt, so events past maxAgeMs are found without reading the queue;
  *    counters recounted from the data (they could drift from records other code wrote).
- * 3. queue index key (content de-duplication key, sparse) and a `seen` store of the keys
- *    of delivered events (index at), kept for the de-duplication window.
+ * 3. queue index key (content de-duplication key; unique, sparse) and a `seen` store of
+ *    the keys of delivered events, one record per delivered batch (multi-entry index
+ *    keys, index at), kept for the de-duplication window.
  * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
  */
 export const DB_VERSION = 3;
@@ -71,9 +72,9 @@ interface OutboxSchema extends DBSchema {
     indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number; key: string };
   };
   seen: {
-    key: string;
-    value: { key: string; at: number };
-    indexes: { at: number };
+    key: number;
+    value: { keys: string[]; at: number };
+    indexes: { keys: string; at: number };
   };
   dead: {
     key: number;
@@ -89,10 +90,15 @@ interface OutboxSchema extends DBSchema {
 type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta' | 'seen')[], 'readwrite'>;
 const WRITE_STORES: ('queue' | 'dead' | 'meta' | 'seen')[] = ['queue', 'dead', 'meta', 'seen'];
 
-export type Settlement =
-  | { seq: number; kind: 'delivered' }
-  | { seq: number; kind: 'retry'; attempts: number; tries: number; nextAttemptAt: number; hold: Hold; status: number }
-  | { seq: number; kind: 'dead'; status: number; reason: DeadLetterReason; tries: number; detail?: string };
+/**
+ * An outcome to write. `record`, when given, is the record as read (the flusher has it):
+ * the store then only checks that it is still queued instead of reading it again.
+ */
+export type Settlement = { seq: number; record?: QueuedRecord } & (
+  | { kind: 'delivered' }
+  | { kind: 'retry'; attempts: number; tries: number; nextAttemptAt: number; hold: Hold; status: number }
+  | { kind: 'dead'; status: number; reason: DeadLetterReason; tries: number; detail?: string }
+);
 
 export type EnqueueOutcome = { id: string; ok: true; duplicate: boolean } | { id: string; ok: false; error: OutboxError };
 
@@ -172,8 +178,10 @@ export function openStore(options: StoreOptions = {}): Store {
           );
         }
         if (oldVersion < 3) {
-          transaction.objectStore('queue').createIndex('key', 'key');
-          database.createObjectStore('seen', { keyPath: 'key' }).createIndex('at', 'at');
+          transaction.objectStore('queue').createIndex('key', 'key', { unique: true });
+          const seen = database.createObjectStore('seen', { autoIncrement: true });
+          seen.createIndex('keys', 'keys', { multiEntry: true });
+          seen.createIndex('at', 'at');
         }
       },
       blocking() {
@@ -256,6 +264,96 @@ export function openStore(options: StoreOptions = {}): Store {
     return droppedIds;
   }
 
+  // --- settling outcomes -------------------------------------------------------------
+  interface SettleCall {
+    settlements: Settlement[];
+    resolve(result: { applied: number; droppedIds: string[] }): void;
+    reject(error: unknown): void;
+  }
+  let settling: SettleCall[] = [];
+
+  async function applySettlements(
+    tx: WriteTx,
+    counters: Counters,
+    calls: SettleCall[],
+  ): Promise<{ applied: number; droppedIds: string[] }[]> {
+    {
+      const queue = tx.objectStore('queue');
+      const all = calls.flatMap((c) => c.settlements);
+      const seqs = all.map((s) => s.seq);
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (const seq of seqs) {
+        if (seq < min) min = seq;
+        if (seq > max) max = seq;
+      }
+      // Which are still queued (a record already gone was delivered by an earlier
+      // instance, or cleared: nothing to do). One read of the keys in the span when it is
+      // dense (then every key of the span is known), else one per settlement.
+      const dense = max - min < 4 * all.length + 64;
+      const present = new Set<number>(
+        dense
+          ? await queue.getAllKeys(IDBKeyRange.bound(min, max))
+          : (await Promise.all(seqs.map((seq) => queue.getKey(seq)))).filter((k): k is number => k !== undefined),
+      );
+      const records = await Promise.all(
+        all.map((s) => (present.has(s.seq) ? (s.record && s.record.seq === s.seq ? s.record : queue.get(s.seq)) : undefined)),
+      );
+      const writes: Promise<unknown>[] = [];
+      const delivered = new Set<number>();
+      const deliveredKeys: string[] = [];
+      const applied = new Map<Settlement, boolean>();
+      all.forEach((s, i) => {
+        const record = records[i];
+        if (!record || applied.has(s) || (s.kind === 'delivered' && delivered.has(s.seq))) return;
+        applied.set(s, true);
+        if (s.kind === 'delivered') {
+          delivered.add(s.seq);
+          if (record.key !== undefined) deliveredKeys.push(record.key);
+          // Never below zero: a record written by other code may not have been counted.
+          counters.queued = Math.max(0, counters.queued - 1);
+          counters.delivered++;
+        } else if (s.kind === 'retry') {
+          const { seq: _, record: __, kind: ___, status, ...schedule } = s;
+          writes.push(queue.put({ ...record, ...schedule, lastStatus: status }));
+          counters.retried++;
+        } else {
+          writes.push(queue.delete(s.seq));
+          writes.push(
+            tx.objectStore('dead').put({
+              ...record,
+              tries: s.tries,
+              deadAt: now(),
+              reason: s.reason,
+              status: s.status,
+              ...(s.detail ? { detail: s.detail } : {}),
+            }),
+          );
+          counters.queued = Math.max(0, counters.queued - 1);
+          counters.deadLettered++;
+        }
+      });
+      // Delivered records go in runs: a run of consecutive keys of the span that are all
+      // delivered is one range delete.
+      const runs: [number, number][] = [];
+      if (dense) {
+        let run: [number, number] | undefined;
+        for (const key of [...present].sort((a, b) => a - b)) {
+          if (delivered.has(key)) {
+            if (run) run[1] = key;
+            else runs.push((run = [key, key]));
+          } else run = undefined;
+        }
+      } else for (const seq of delivered) runs.push([seq, seq]);
+      for (const [from, to] of runs) writes.push(queue.delete(from === to ? from : IDBKeyRange.bound(from, to)));
+      // Remembered for the de-duplication window: a re-send of these is not queued again.
+      if (deliveredKeys.length) writes.push(tx.objectStore('seen').add({ keys: deliveredKeys, at: now() }));
+      await Promise.all(writes);
+      const droppedIds = await boundDeadLetters(tx, counters);
+      return calls.map((c, i) => ({ applied: c.settlements.filter((s) => applied.has(s)).length, droppedIds: i === 0 ? droppedIds : [] }));
+    }
+  }
+
   // Deletes the oldest queued records; returns their ids.
   async function evictOldest(tx: WriteTx, count: number): Promise<string[]> {
     const ids: string[] = [];
@@ -272,52 +370,77 @@ export function openStore(options: StoreOptions = {}): Store {
     enqueue(records, limits) {
       return write(async (tx, counters) => {
         const queue = tx.objectStore('queue');
-        const byId = queue.index('id');
         const window = limits.dedupeWindowMs ?? 0;
         const keyed = (r: NewRecord): r is NewRecord & { key: string } => window > 0 && r.key !== undefined;
         const at = now();
-        // Issue every lookup at once; IndexedDB runs them in order within the transaction.
-        const [existing, queuedKeys, seenKeys] = await Promise.all([
-          Promise.all(records.map((r) => byId.getKey(r.id))),
-          Promise.all(records.map((r) => (keyed(r) ? queue.index('key').getKey(r.key) : undefined))),
-          Promise.all(records.map((r) => (keyed(r) ? tx.objectStore('seen').get(r.key) : undefined))),
-        ]);
-        const seen = new Set<string>();
-        const fresh: NewRecord[] = [];
+        // Delivered less than `window` ago (the seen store: one read per keyed record).
+        const recentlyDelivered = await Promise.all(
+          records.map(async (r) =>
+            keyed(r) ? (await tx.objectStore('seen').index('keys').getAll(r.key)).some((s) => s.at > at - window) : false,
+          ),
+        );
+        // Duplicates within the batch, or of a delivered event, are known now; duplicates
+        // of a queued one are refused by the unique indexes id and key as they are added.
+        const inBatch = new Set<string>();
+        const candidates: NewRecord[] = [];
         const results: EnqueueOutcome[] = records.map((r, i) => {
-          const delivered = seenKeys[i];
-          const duplicate =
-            existing[i] !== undefined ||
-            seen.has(r.id) ||
-            (keyed(r) &&
-              (queuedKeys[i] !== undefined || (delivered !== undefined && delivered.at > at - window) || seen.has(`key:${r.key}`)));
-          seen.add(r.id);
-          if (keyed(r)) seen.add(`key:${r.key}`);
-          if (!duplicate) fresh.push(r);
+          const duplicate = recentlyDelivered[i] || inBatch.has(r.id) || (keyed(r) && inBatch.has(`key:${r.key}`));
+          inBatch.add(r.id);
+          if (keyed(r)) inBatch.add(`key:${r.key}`);
+          if (!duplicate) candidates.push(r);
           return { id: r.id, ok: true, duplicate };
         });
+        const toRecord = (r: NewRecord): QueuedRecord =>
+          ({
+            id: r.id,
+            url: r.url,
+            body: r.body,
+            ...(keyed(r) ? { key: r.key } : {}),
+            createdAt: at,
+            nextAttemptAt: at,
+            attempts: 0,
+            tries: 0,
+          }) as QueuedRecord;
+        const mark = (ids: Set<string>, outcome: (id: string) => EnqueueOutcome) => {
+          for (let i = 0; i < results.length; i++) {
+            const r = results[i]!;
+            if (ids.has(r.id) && r.ok && !r.duplicate) results[i] = outcome(r.id);
+          }
+        };
 
         let droppedIds: string[] = [];
+        if (counters.queued + candidates.length <= limits.maxQueueSize) {
+          // Room for all (the usual case): add them all at once, one request each.
+          const added = await Promise.all(candidates.map((r) => addUnlessDuplicate(queue, toRecord(r))));
+          const duplicates = new Set(candidates.filter((_, j) => !added[j]).map((r) => r.id));
+          mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
+          counters.queued += candidates.length - duplicates.size;
+          return { results, droppedIds };
+        }
+
+        // Near full: find the duplicates of queued events first, so that the room left
+        // is spent on events really new.
+        const [byId, byKey] = await Promise.all([
+          Promise.all(candidates.map((r) => queue.index('id').getKey(r.id))),
+          Promise.all(candidates.map((r) => (keyed(r) ? queue.index('key').getKey(r.key) : undefined))),
+        ]);
+        const queuedDuplicates = new Set(candidates.filter((_, j) => byId[j] !== undefined || byKey[j] !== undefined).map((r) => r.id));
+        mark(queuedDuplicates, (id) => ({ id, ok: true, duplicate: true }));
+        const fresh = candidates.filter((r) => !queuedDuplicates.has(r.id));
         let accepted = fresh;
         const overBy = counters.queued + fresh.length - limits.maxQueueSize;
         if (overBy > 0) {
           if (limits.overflow === 'reject-new') {
             const room = Math.max(0, limits.maxQueueSize - counters.queued);
             accepted = fresh.slice(0, room);
-            const refused = new Set(fresh.slice(room).map((r) => r.id));
-            for (let i = 0; i < results.length; i++) {
-              const id = results[i]!.id;
-              if (refused.has(id) && !(results[i] as { duplicate: boolean }).duplicate) {
-                results[i] = {
-                  id,
-                  ok: false,
-                  error: new OutboxError(
-                    'queue-full',
-                    `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${id} was not queued`,
-                  ),
-                };
-              }
-            }
+            mark(new Set(fresh.slice(room).map((r) => r.id)), (id) => ({
+              id,
+              ok: false,
+              error: new OutboxError(
+                'queue-full',
+                `queue is full (maxQueueSize ${limits.maxQueueSize}, overflow "reject-new"); event ${id} was not queued`,
+              ),
+            }));
           } else {
             droppedIds = await evictOldest(tx, Math.min(overBy, counters.queued));
             counters.queued -= droppedIds.length;
@@ -330,21 +453,7 @@ export function openStore(options: StoreOptions = {}): Store {
             counters.dropped += droppedIds.length;
           }
         }
-
-        await Promise.all(
-          accepted.map((r) =>
-            queue.add({
-              id: r.id,
-              url: r.url,
-              body: r.body,
-              ...(keyed(r) ? { key: r.key } : {}),
-              createdAt: at,
-              nextAttemptAt: at,
-              attempts: 0,
-              tries: 0,
-            } as QueuedRecord),
-          ),
-        );
+        await Promise.all(accepted.map((r) => queue.add(toRecord(r))));
         counters.queued += accepted.length;
         return { results, droppedIds };
       });
@@ -361,55 +470,18 @@ export function openStore(options: StoreOptions = {}): Store {
     },
 
     settle(settlements) {
-      return write(async (tx, counters) => {
-        const queue = tx.objectStore('queue');
-        const dead = tx.objectStore('dead');
-        const current = await Promise.all(settlements.map((s) => queue.get(s.seq)));
-        let applied = 0;
-        const writes: Promise<unknown>[] = [];
-        settlements.forEach((s, i) => {
-          const record = current[i];
-          // Already gone (delivered by an earlier instance, cleared): nothing to do.
-          if (!record) return;
-          applied++;
-          if (s.kind === 'delivered') {
-            writes.push(queue.delete(s.seq));
-            // Remembered for the de-duplication window: a re-send of it is not queued again.
-            if (record.key !== undefined) writes.push(tx.objectStore('seen').put({ key: record.key, at: now() }));
-            // Never below zero: a record written by other code (or restored from a
-            // backup) may not have been counted.
-            counters.queued = Math.max(0, counters.queued - 1);
-            counters.delivered++;
-          } else if (s.kind === 'retry') {
-            writes.push(
-              queue.put({
-                ...record,
-                attempts: s.attempts,
-                tries: s.tries,
-                nextAttemptAt: s.nextAttemptAt,
-                hold: s.hold,
-                lastStatus: s.status,
-              }),
-            );
-            counters.retried++;
-          } else {
-            writes.push(queue.delete(s.seq));
-            writes.push(
-              dead.put({
-                ...record,
-                tries: s.tries,
-                deadAt: now(),
-                reason: s.reason,
-                status: s.status,
-                ...(s.detail ? { detail: s.detail } : {}),
-              }),
-            );
-            counters.queued = Math.max(0, counters.queued - 1);
-            counters.deadLettered++;
-          }
-        });
-        await Promise.all(writes);
-        return { applied, droppedIds: await boundDeadLetters(tx, counters) };
+      if (settlements.length === 0) return Promise.resolve({ applied: 0, droppedIds: [] });
+      // Settlements that arrive while a transaction is open are written together.
+      return new Promise((resolve, reject) => {
+        settling.push({ settlements, resolve, reject });
+        if (settling.length === 1) {
+          // Taken when the transaction starts, so that later arrivals join it; answered after its commit.
+          let calls: SettleCall[] = [];
+          write((tx, counters) => applySettlements(tx, counters, (calls = settling.splice(0)))).then(
+            (results) => calls.forEach((c, i) => c.resolve(results[i]!)),
+            (error: unknown) => calls.forEach((c) => c.reject(error)),
+          );
+        }
       });
     },
 
@@ -436,8 +508,8 @@ export function openStore(options: StoreOptions = {}): Store {
         let forgotten = 0;
         let cursor = await tx.objectStore('seen').index('at').openCursor(IDBKeyRange.upperBound(before, true));
         while (cursor && forgotten < limit) {
+          forgotten += cursor.value.keys.length;
           await cursor.delete();
-          forgotten++;
           cursor = await cursor.continue();
         }
         return forgotten;
@@ -493,6 +565,23 @@ export function openStore(options: StoreOptions = {}): Store {
       dbPromise = undefined;
     },
   };
+}
+
+/**
+ * Adds `value` unless a unique index (id, key) already holds it: resolves false then,
+ * and the transaction goes on (the failed request's error is handled, not bubbled).
+ */
+function addUnlessDuplicate(store: { add(value: QueuedRecord): unknown }, value: QueuedRecord): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const request = (unwrap(store as never) as unknown as IDBObjectStore).add(value);
+    request.onsuccess = () => resolve(true);
+    request.onerror = (event) => {
+      if (request.error?.name !== 'ConstraintError') return reject(request.error);
+      event.preventDefault();
+      event.stopPropagation();
+      resolve(false);
+    };
+  });
 }
 
 function storageError(cause: unknown, doing: string): OutboxError {
