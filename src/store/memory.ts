@@ -5,8 +5,8 @@
 // - the queue is in insertion order (seq); readDue orders by nextAttemptAt, then seq;
 // - dead letters are kept in seq order (the dead store's key), and the bound drops the
 //   lowest seq first;
-// - settle looks every record up before applying anything (as the IndexedDB store
-//   issues all its reads first).
+// - settle applies its settlements in order; one for an event no longer queued (settled
+//   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
 import { OutboxError } from '../errors.js';
 import type { Counters, DeadRecord, EnqueueOutcome, NewRecord, QueuedRecord, Store, StoreOptions } from './store.js';
@@ -154,12 +154,11 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
 
     settle(settlements) {
       return run(() => {
-        const current = settlements.map((s) => queue.get(s.seq));
         let applied = 0;
-        settlements.forEach((s, i) => {
-          const record = current[i];
-          // Already gone (delivered by an earlier pass, cleared): nothing to do.
-          if (!record) return;
+        for (const s of settlements) {
+          const record = queue.get(s.seq);
+          // Already gone (delivered by an earlier pass or just above, cleared): nothing to do.
+          if (!record) continue;
           applied++;
           if (s.kind === 'delivered') {
             queue.delete(s.seq);
@@ -179,7 +178,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
           } else {
             toDead(record, { tries: s.tries, reason: s.reason, status: s.status, ...(s.detail ? { detail: s.detail } : {}) });
           }
-        });
+        }
         return { applied, droppedIds: boundDeadLetters() };
       });
     },

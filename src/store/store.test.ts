@@ -257,6 +257,19 @@ describe.each(IMPLEMENTATIONS)('%s store: queue semantics', (_kind, open) => {
       expect(await store.counters()).toEqual({ queued: 1, deadLettered: 1, delivered: 0, dropped: 0, retried: 0 });
     });
 
+    it('the same event delivered twice in one call counts once', async () => {
+      const { store } = setup();
+      await store.enqueue([rec('a'), rec('b')], ROOMY);
+      const seq = await seqOf(store, 'a');
+      const out = await store.settle([
+        { seq, kind: 'delivered' },
+        { seq, kind: 'delivered' },
+      ]);
+      expect(out).toEqual({ applied: 1, droppedIds: [] });
+      expect(await store.counters()).toEqual({ queued: 1, deadLettered: 0, delivered: 1, dropped: 0, retried: 0 });
+      expect(ids(await store.readDue(T0, 10))).toEqual(['b']);
+    });
+
     it('applies a mixed batch of settlements in one call', async () => {
       const { store } = setup();
       await store.enqueue(['a', 'b', 'c'].map(rec), ROOMY);
