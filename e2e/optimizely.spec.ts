@@ -20,6 +20,7 @@ import {
   test,
   uuidCounts,
   uuidsOf,
+  waitForActiveWorker,
   waitForDispatched,
   waitForUuids,
 } from './optimizely/fixtures';
@@ -453,6 +454,10 @@ test.describe('README snippets ("Use with Optimizely"), run as written', () => {
       await harness.goto(page, `?snippet=${name}`);
       await page.waitForFunction(() => window.snippet !== undefined || window.snippetError !== undefined);
       expect(await page.evaluate(() => window.snippetError)).toBeUndefined();
+      // The worker is active and the dispatcher has found it (stats() goes through it), as
+      // for a page open a moment. Leaving earlier is the first-visit case, tested below.
+      await waitForActiveWorker(page);
+      await page.evaluate(() => window.snippet!.dispatcher.stats());
       const who = users(`snippet-${name}`, 3);
       await page.evaluate(
         async ({ who, name, tags }) => {
@@ -498,6 +503,69 @@ test.describe('README snippets ("Use with Optimizely"), run as written', () => {
         sorted([...who.map(() => 'campaign_activated'), ...who.map(() => 'purchase')]),
       );
       expect(stray).toEqual([]);
+    });
+  }
+});
+
+test.describe('first visit with an SDK that does not wait for the answer', () => {
+  for (const name of ['v5', 'v6']) {
+    test(`snippets/${name}.ts: events tracked while the worker is still being registered, then the tab leaves at once → delivered at least once (DESIGN "First visit")`, async ({
+      page,
+      harness,
+      collector,
+    }) => {
+      await forwardLogx(page, harness);
+      // Hold the worker script: its registration cannot complete while the first page lives.
+      let release!: () => void;
+      const released = new Promise<void>((ok) => (release = ok));
+      await page.context().route(/\/sw\.js\?/, async (route) => {
+        await released;
+        await route.continue().catch(() => {});
+      });
+      await harness.goto(page, `?snippet=${name}`);
+      await page.waitForFunction(() => window.snippet !== undefined || window.snippetError !== undefined);
+      const first = users(`first-visit-${name}`, 3);
+      await page.evaluate(
+        async ({ who, name }) => {
+          type Legacy = { track(e: string, u: string): void };
+          type Modern = { onReady(): Promise<unknown>; createUserContext(u: string): { trackEvent(e: string): void } };
+          const optimizely = window.snippet!.optimizely;
+          if (name === 'v5') for (const u of who) (optimizely as Legacy).track('purchase', u);
+          else {
+            await (optimizely as Modern).onReady();
+            for (const u of who) (optimizely as Modern).createUserContext(u).trackEvent('purchase');
+          }
+        },
+        { who: first, name },
+      );
+      await page.goto('about:blank');
+      release();
+
+      // The next visit: the worker registers and runs; an event tracked now is delivered.
+      await harness.goto(page, `?snippet=${name}`);
+      await page.waitForFunction(() => window.snippet !== undefined);
+      await waitForActiveWorker(page);
+      const second = users(`second-visit-${name}`, 1);
+      await page.evaluate(
+        async ({ who, name }) => {
+          type Legacy = { track(e: string, u: string): void };
+          type Modern = { onReady(): Promise<unknown>; createUserContext(u: string): { trackEvent(e: string): void } };
+          const optimizely = window.snippet!.optimizely;
+          if (name === 'v5') for (const u of who) (optimizely as Legacy).track('purchase', u);
+          else {
+            await (optimizely as Modern).onReady();
+            for (const u of who) (optimizely as Modern).createUserContext(u).trackEvent('purchase');
+          }
+        },
+        { who: second, name },
+      );
+      const visitors = () => new Set(delivered(collector).flatMap((b) => parse(b).visitors.map((v) => v.visitor_id)));
+      await expect.poll(() => visitors().has(second[0]!), { timeout: 15_000 }).toBe(true);
+      await page.waitForTimeout(2000);
+      expect(
+        first.filter((u) => !visitors().has(u)),
+        'first-visit events lost',
+      ).toEqual([]);
     });
   }
 });

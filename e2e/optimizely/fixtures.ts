@@ -6,7 +6,6 @@ import { type Page, test as base, expect } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Collector, startCollector } from '../collector.mjs';
-import { waitForActiveWorker } from '../fixtures';
 import { startStaticServer } from '../static-server.mjs';
 import { OPTIMIZELY_HARNESS_DIR } from './build';
 import type { Call, StartOptions } from './main';
@@ -104,7 +103,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       async start(page, options, sw) {
         const full: StartOptions = { sw: swQuery(sw), rewrite: { [SDK_URL]: collector.url }, ...options };
         await page.evaluate((o) => window.harness.start(o), full);
-        await waitForActiveWorker(page);
+        await waitForActiveWorker(page, `/sw.js?${full.sw}`);
       },
     });
   },
@@ -190,4 +189,14 @@ export function sorted(list: readonly string[]): string[] {
   return [...list].sort();
 }
 
-export { waitForActiveWorker };
+/** Waits (bounded: a worker script that fails to load or throws never activates) until the page's worker is activated. */
+export async function waitForActiveWorker(page: Page, what = 'the service worker'): Promise<void> {
+  await page
+    .waitForFunction(async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated', undefined, {
+      timeout: 20_000,
+      polling: 100,
+    })
+    .catch((error: Error) => {
+      throw new Error(`${what} did not activate: ${error.message}`);
+    });
+}
