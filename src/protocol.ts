@@ -98,6 +98,16 @@ export interface ErrorReply {
 export type WorkerReply = EnqueueReply | StatsReply | DoneReply | ErrorReply;
 
 /**
+ * A reply to a message that carried a request id `rid` and no port: sent back to the
+ * page's client (no MessageChannel per message: that is most of a message's cost).
+ */
+export interface ReplyEnvelope {
+  type: 'sw-outbox/reply';
+  rid: number;
+  reply: WorkerReply;
+}
+
+/**
  * Where events are kept and sent from: a service worker; the page's fallback (a
  * dedicated worker, same store); or only memory (`memory`: IndexedDB is blocked).
  */

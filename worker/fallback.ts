@@ -13,12 +13,21 @@
 // The page does the `pagehide` keepalive requests itself: this worker ends with it.
 import { type Engine, createEngine } from '../src/engine/engine.js';
 import { optionsFromQuery, resolveOptions } from '../src/engine/options.js';
-import { type BroadcastMessage, FLUSH_LOCK, type OutboxEventName, type OutboxEvents, PROTOCOL_VERSION } from '../src/protocol.js';
+import {
+  type BroadcastMessage,
+  FLUSH_LOCK,
+  type OutboxEventName,
+  type OutboxEvents,
+  PROTOCOL_VERSION,
+  type WorkerReply,
+} from '../src/protocol.js';
 import { openMemoryStore } from '../src/store/memory.js';
 import { type Store, openStore } from '../src/store/store.js';
 
 declare const self: DedicatedWorkerGlobalScope;
 
+/** How long a flushing lease lasts without renewal (contexts without Web Locks). */
+const LEASE_MS = 10_000;
 /** Channel on which the tab that flushes tells the others about outcomes. */
 const CHANNEL = 'sw-outbox';
 
@@ -43,6 +52,28 @@ async function start(config: unknown): Promise<Engine> {
   if (channel) channel.onmessage = (event: MessageEvent<BroadcastMessage>) => self.postMessage(event.data);
   if (degraded !== undefined) post('degraded', { reason: degraded });
   const locks = self.navigator.locks;
+  // One flusher per origin: the Web Lock the service worker takes too; where there is
+  // none (a page that is not a secure context), a lease in the store, renewed each pass.
+  const owner = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  const exclusive =
+    degraded !== undefined
+      ? undefined
+      : locks
+        ? <T>(pass: () => Promise<T>) => locks.request(FLUSH_LOCK, pass) as Promise<T>
+        : async <T>(pass: () => Promise<T>): Promise<T> => {
+            if (!(await store.lease(owner, Date.now(), LEASE_MS))) {
+              // Another tab is flushing: look again in a second (it releases when done).
+              await new Promise((r) => setTimeout(r, LEASE_MS / 10));
+              return undefined as T;
+            }
+            const renew = setInterval(() => void store.lease(owner, Date.now(), LEASE_MS).catch(() => {}), LEASE_MS / 3);
+            try {
+              return await pass();
+            } finally {
+              clearInterval(renew);
+              await store.lease(owner, Date.now(), 0).catch(() => false);
+            }
+          };
   const e = createEngine(opts, store, {
     mode: degraded === undefined ? 'page' : 'memory',
     broadcast(name, detail) {
@@ -50,7 +81,7 @@ async function start(config: unknown): Promise<Engine> {
       channel?.postMessage({ type: 'sw-outbox/event', v: PROTOCOL_VERSION, name, detail });
     },
     isOffline: () => self.navigator.onLine === false,
-    exclusive: channel && locks ? <T>(pass: () => Promise<T>) => locks.request(FLUSH_LOCK, pass) as Promise<T> : undefined,
+    exclusive,
   });
   self.addEventListener(
     'online',
@@ -67,19 +98,27 @@ async function start(config: unknown): Promise<Engine> {
   return e;
 }
 
+// Answers on the message's port if it has one, else to the page for its request id.
+function respond(event: MessageEvent, reply: WorkerReply): void {
+  const rid = (event.data as { rid?: unknown } | null)?.rid;
+  if (event.ports[0]) event.ports[0].postMessage(reply);
+  else if (typeof rid === 'number') self.postMessage({ type: 'sw-outbox/reply', rid, reply });
+}
+
+const refusal = (error: { code?: string; message?: string }): WorkerReply => ({
+  type: 'sw-outbox/error',
+  v: PROTOCOL_VERSION,
+  code: error.code ?? 'invalid-option',
+  message: String(error.message),
+});
+
 self.onmessage = (event: MessageEvent) => {
   const data = event.data as { type?: unknown; options?: unknown } | null;
   if (data?.type === 'sw-outbox/configure') {
     engine ??= start(data.options);
     void engine.then(
-      () => event.ports[0]?.postMessage({ type: 'sw-outbox/done', v: PROTOCOL_VERSION }),
-      (error: { code?: string; message?: string }) =>
-        event.ports[0]?.postMessage({
-          type: 'sw-outbox/error',
-          v: PROTOCOL_VERSION,
-          code: error.code ?? 'invalid-option',
-          message: String(error.message),
-        }),
+      () => respond(event, { type: 'sw-outbox/done', v: PROTOCOL_VERSION }),
+      (error) => respond(event, refusal(error)),
     );
     for (const e of early.splice(0)) self.onmessage?.(e);
     return;
@@ -89,13 +128,7 @@ self.onmessage = (event: MessageEvent) => {
     return;
   }
   void engine.then(
-    (e) => e.answer(event.data, event.ports[0]),
-    (error: { code?: string; message?: string }) =>
-      event.ports[0]?.postMessage({
-        type: 'sw-outbox/error',
-        v: PROTOCOL_VERSION,
-        code: error.code ?? 'invalid-option',
-        message: String(error.message),
-      }),
+    (e) => e.answer(event.data, event.ports[0], self),
+    (error) => respond(event, refusal(error)),
   );
 };

@@ -73,7 +73,7 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
   });
 
   const onMessage = (event: ExtendableMessageEvent): void => {
-    const work = engine.answer(event.data, event.ports[0]);
+    const work = engine.answer(event.data, event.ports[0], event.source as Client | null);
     if (work) event.waitUntil(work);
   };
 

@@ -56,8 +56,10 @@ export function contentIdentity(url: string, body: string): string {
  * The stored de-duplication key of an identity: itself when short (an Optimizely event's
  * URL and uuid: no hashing on the hot path), else a 128-bit hex SHA-256 prefix.
  */
-export async function dedupeKey(identity: string): Promise<string> {
-  return identity.length <= 200 ? identity : `sha256:${await digestKey(identity)}`;
+export async function dedupeKey(identity: string): Promise<string | undefined> {
+  if (identity.length <= 200) return identity;
+  // No SubtleCrypto (a page that is not a secure context): no content key for this one.
+  return globalThis.crypto?.subtle ? `sha256:${await digestKey(identity)}` : undefined;
 }
 
 /** A 128-bit hex SHA-256 prefix of `text`. */

@@ -41,10 +41,11 @@ export interface Engine {
   /** Answers one protocol message (already known to be ours). Throws an OutboxError. */
   handle(data: Record<string, unknown>): Promise<WorkerReply>;
   /**
-   * Answers a message event's data on `port` if it is ours (then resolves after the
-   * reply and a flusher pass: any message is a wake-up); undefined if it is not ours.
+   * Answers a message event's data if it is ours (then resolves after the reply and a
+   * flusher pass: any message is a wake-up); undefined if it is not ours. The reply goes
+   * on the message's port, else to `source` as a ReplyEnvelope for the message's `rid`.
    */
-  answer(data: unknown, port: MessagePort | undefined): Promise<void> | undefined;
+  answer(data: unknown, port: MessagePort | undefined, source?: { postMessage(message: unknown): void } | null): Promise<void> | undefined;
   kick(): Promise<void>;
   stats(): Promise<Stats>;
   /** Connectivity came back: events held only for these reasons are due now. */
@@ -148,7 +149,10 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     }
     checkBodySize(e.body, maxBodyBytes, 'event body');
     const record: NewRecord = { id: e.id, url: url.href, body: e.body };
-    if (e.dedupe === true && opts.dedupeWindowMs > 0) record.key = await dedupeKey(contentIdentity(record.url, record.body));
+    if (e.dedupe === true && opts.dedupeWindowMs > 0) {
+      const key = await dedupeKey(contentIdentity(record.url, record.body));
+      if (key !== undefined) record.key = key;
+    }
     return record;
   }
 
@@ -224,13 +228,19 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     }
   }
 
-  function answer(data: unknown, port: MessagePort | undefined): Promise<void> | undefined {
+  function answer(
+    data: unknown,
+    port: MessagePort | undefined,
+    source?: { postMessage(message: unknown): void } | null,
+  ): Promise<void> | undefined {
     // Not ours (Workbox's SKIP_WAITING, an app's own messages): leave it alone.
     const type = (data as { type?: unknown } | null)?.type;
     if (typeof type !== 'string' || !type.startsWith(MESSAGE_PREFIX)) return undefined;
+    const rid = (data as { rid?: unknown }).rid;
     const reply = (message: WorkerReply) => {
       try {
-        port?.postMessage(message);
+        if (port) port.postMessage(message);
+        else if (typeof rid === 'number') source?.postMessage({ type: 'sw-outbox/reply', rid, reply: message });
       } catch {
         // The page is gone; the work is done regardless.
       }

@@ -12,7 +12,7 @@
 //   (worker/fallback.ts, which a bundler emits as a file of its own, loaded only then).
 //   On `pagehide`, what this page queued there and has not seen delivered goes out with
 //   `fetch(..., {keepalive: true})` within the 64 KB budget (it stays queued: at-least-once).
-import { Workbox, messageSW } from 'workbox-window';
+import { Workbox } from 'workbox-window';
 import type { OutboxOptions } from '../engine/options.js';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import {
@@ -22,6 +22,7 @@ import {
   type OutboxEvents,
   PROTOCOL_VERSION,
   type PageMessage,
+  type ReplyEnvelope,
   type Stats,
   type StatsReply,
   type WireEvent,
@@ -127,6 +128,13 @@ const fail = (code: OutboxErrorCode, message: string, cause?: unknown): never =>
   throw new OutboxError(code, message, { cause });
 };
 
+/** A random UUID; `crypto.randomUUID` exists only in secure contexts. */
+const newId = (): string =>
+  crypto.randomUUID?.() ??
+  '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+    (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+c / 4)))).toString(16),
+  );
+
 /** `promise`, or a rejection after `ms`. */
 const timeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(reject, ms, Error(`no answer within ${ms} ms`)))]);
@@ -157,6 +165,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let outgoing: WireEvent[] = [];
   let settles: Settle[] = [];
   let wakeTimer: ReturnType<typeof setInterval> | undefined;
+  const replies = new Map<number, (reply: WorkerReply) => void>();
+  // Request ids: every dispatcher of the page hears every reply, so each starts at random.
+  let lastRid = Math.floor(Math.random() * 2 ** 40);
 
   // --- finding the outbox: the service worker, else the fallback ----------------------
   // Posts and waits for the answer; posts again (same ids) if none comes.
@@ -167,7 +178,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       let error: unknown;
       for (let attempt = 1; attempt <= o.maxPostAttempts; attempt++) {
         try {
-          return await timeout(messageSW(target() as ServiceWorker, message) as Promise<WorkerReply>, o.ackTimeoutMs);
+          const rid = ++lastRid;
+          (target() as Worker).postMessage({ ...message, rid });
+          // The answer comes back as a ReplyEnvelope to this page (see onMessage).
+          return await timeout(new Promise<WorkerReply>((resolve) => replies.set(rid, resolve)), o.ackTimeoutMs).finally(() =>
+            replies.delete(rid),
+          );
         } catch (e) {
           error = e;
           await new Promise((r) => setTimeout(r, 100 * attempt));
@@ -282,18 +298,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (typeof params !== 'object' || !params) fail('invalid-params', `${what} must be a JSON object or array, got ${describe(params)}`);
       let body = '';
       try {
-        // Refuses what JSON would silently drop (functions, symbols) or cannot encode.
-        body = JSON.stringify(params, (key, value: unknown) =>
-          typeof value === 'function' || typeof value === 'symbol'
-            ? fail('invalid-params', `member ${JSON.stringify(key)} of ${what} is ${describe(value)}, which JSON cannot represent`)
-            : value,
-        );
+        // Without a replacer: V8's fast path (a replacer calls back into JS for every value).
+        body = JSON.stringify(params);
       } catch (cause) {
-        if (cause instanceof OutboxError) throw cause;
         fail('invalid-params', `${what} cannot be serialised as JSON: ${(cause as Error).message}`, cause);
       }
+      // Refuse what JSON silently drops (a function or a symbol): a plain walk, after
+      // stringify has refused cycles.
+      const walk = (value: unknown, key: string): void => {
+        if (typeof value === 'function' || typeof value === 'symbol') {
+          fail('invalid-params', `member ${JSON.stringify(key)} of ${what} is ${describe(value)}, which JSON cannot represent`);
+        }
+        if (value && typeof value === 'object') for (const k in value) walk((value as Record<string, unknown>)[k], k);
+      };
+      walk(params, '');
       if (!outgoing.length) queueMicrotask(sendOutgoing);
-      outgoing.push({ id: crypto.randomUUID(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) });
+      outgoing.push({ id: newId(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) });
       settles.push([resolve, reject]);
       // The worker takes at most 1000 events per message.
       if (outgoing.length > 999) sendOutgoing();
@@ -301,7 +321,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   // --- events from the worker, wake-ups -------------------------------------------------
-  function onMessage({ data }: MessageEvent<BroadcastMessage>): void {
+  function onMessage({ data }: MessageEvent<BroadcastMessage | ReplyEnvelope>): void {
+    if (data?.type === 'sw-outbox/reply') replies.get(data.rid)?.(data.reply);
     if (data?.type === 'sw-outbox/event') {
       if (data.name === 'stats') noteQueued(data.detail.queued);
       for (const id of (data.detail as { ids?: string[] }).ids ?? []) waiting.delete(id);
@@ -342,8 +363,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   const onOnline = (): void => wake('online');
+  // Becoming visible is a reconnection too: events held by network failures are due.
   const onVisible = (): void => {
-    if (document.visibilityState === 'visible') wake();
+    if (document.visibilityState === 'visible') wake('online');
   };
   const listen = (add: 'addEventListener' | 'removeEventListener'): void => {
     container?.[add]('message', onMessage as EventListener);

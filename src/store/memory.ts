@@ -209,6 +209,11 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       });
     },
 
+    lease() {
+      // One page's memory: nobody else can flush it.
+      return run(() => true);
+    },
+
     forget(before, limit) {
       return run(() => {
         const old = [...seen.entries()]

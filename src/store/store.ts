@@ -133,6 +133,12 @@ export interface Store {
    * expired, whatever their schedule. Returns their ids and those dropped by the bound.
    */
   expire(createdBefore: number, limit: number): Promise<{ expiredIds: string[]; droppedIds: string[] }>;
+  /**
+   * A lease on flushing, for contexts without Web Locks (a page that is not a secure
+   * context): true if `owner` holds it until `now + ttlMs` (it was free, expired or
+   * already theirs). IndexedDB serialises the read-and-write, so one owner wins.
+   */
+  lease(owner: string, now: number, ttlMs: number): Promise<boolean>;
   /** Forgets up to `limit` keys of delivered events seen before `before`. Returns how many. */
   forget(before: number, limit: number): Promise<number>;
   /** Earliest `nextAttemptAt` of any queued event. */
@@ -302,11 +308,14 @@ export function openStore(options: StoreOptions = {}): Store {
       const writes: Promise<unknown>[] = [];
       const delivered = new Set<number>();
       const deliveredKeys: string[] = [];
-      const applied = new Map<Settlement, boolean>();
+      const applied = new Set<Settlement>();
+      // The first outcome written for a record wins (the same event twice counts once).
+      const settled = new Set<number>();
       all.forEach((s, i) => {
         const record = records[i];
-        if (!record || applied.has(s) || (s.kind === 'delivered' && delivered.has(s.seq))) return;
-        applied.set(s, true);
+        if (!record || settled.has(s.seq)) return;
+        settled.add(s.seq);
+        applied.add(s);
         if (s.kind === 'delivered') {
           delivered.add(s.seq);
           if (record.key !== undefined) deliveredKeys.push(record.key);
@@ -503,6 +512,19 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
+    lease(owner, at, ttlMs) {
+      return write(async (tx) => {
+        const meta = tx.objectStore('meta') as unknown as {
+          get(k: string): Promise<unknown>;
+          put(v: unknown, k: string): Promise<unknown>;
+        };
+        const current = (await meta.get('lease')) as { owner: string; until: number } | undefined;
+        if (current && current.owner !== owner && current.until > at) return false;
+        await meta.put({ owner, until: at + ttlMs }, 'lease');
+        return true;
+      });
+    },
+
     forget(before, limit) {
       return write(async (tx) => {
         let forgotten = 0;
@@ -546,6 +568,7 @@ export function openStore(options: StoreOptions = {}): Store {
     },
 
     async deadLetters(limit = 100) {
+      if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
       return database.getAll('dead', undefined, limit);
     },
