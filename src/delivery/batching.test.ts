@@ -47,7 +47,7 @@ describe('content identity', () => {
   it('keys a short identity as itself, a long one by its digest', async () => {
     const short = contentIdentity(URL_, body(['a']));
     expect(await dedupeKey(short)).toBe(short);
-    const long = contentIdentity(URL_, '{"x":"' + 'y'.repeat(300) + '"}');
+    const long = contentIdentity(URL_, `{"x":"${'y'.repeat(300)}"}`);
     expect(await dedupeKey(long)).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 

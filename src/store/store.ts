@@ -276,7 +276,7 @@ export function openStore(options: StoreOptions = {}): Store {
     resolve(result: { applied: number; droppedIds: string[] }): void;
     reject(error: unknown): void;
   }
-  let settling: SettleCall[] = [];
+  const settling: SettleCall[] = [];
 
   async function applySettlements(
     tx: WriteTx,
@@ -487,8 +487,12 @@ export function openStore(options: StoreOptions = {}): Store {
           // Taken when the transaction starts, so that later arrivals join it; answered after its commit.
           let calls: SettleCall[] = [];
           write((tx, counters) => applySettlements(tx, counters, (calls = settling.splice(0)))).then(
-            (results) => calls.forEach((c, i) => c.resolve(results[i]!)),
-            (error: unknown) => calls.forEach((c) => c.reject(error)),
+            (results) => {
+              for (const [i, c] of calls.entries()) c.resolve(results[i]!);
+            },
+            (error: unknown) => {
+              for (const c of calls) c.reject(error);
+            },
           );
         }
       });
