@@ -335,6 +335,13 @@ export function renderMarkdown(run, summary) {
       `Load average at start ${m.loadStart.map((/** @type {number} */ x) => x.toFixed(2)).join(' ')}, at end ${(m.loadEnd ?? []).map((/** @type {number} */ x) => x.toFixed(2)).join(' ')}. ` +
       `Events: ~${m.eventBytes} B Optimizely-style JSON each. Took ${m.durationS?.toFixed(0)} s.`,
   );
+  const busy = Math.max(m.loadStart?.[0] ?? 0, ...(run.rounds ?? []).map((/** @type {any} */ r) => r.load?.[0] ?? 0));
+  if (busy > m.cpus / 2) {
+    lines.push('');
+    lines.push(
+      `> Other work was running on this machine (1-minute load average up to ${busy.toFixed(1)} on ${m.cpus} CPUs, see \`load\` per round in the JSON): treat differences within the min–max spread as noise.`,
+    );
+  }
   if (run.sizes) {
     const s = run.sizes;
     lines.push('');
@@ -403,6 +410,9 @@ export function renderMarkdown(run, summary) {
   );
   lines.push(
     '- Drain: the backlog is queued offline; time from context.setOffline(false) until the local collector (Node, 127.0.0.1, CORS, preflight cached 600 s) has every event, counted by uuid. Workbox replays on its `sync` event.',
+  );
+  lines.push(
+    '- Main-thread ScriptDuration deltas are in the JSON only: script run through CDP (the burst) is not counted there, so only TaskDuration compares both patterns.',
   );
   lines.push(
     `- Heap: CDP on the service-worker target; HeapProfiler.collectGarbage + Runtime.getHeapUsage before reconnecting, then usedSize every ${cfg.heapSampleMs} ms while draining (no forced GC); growth = peak − baseline. ${cfg.heapRounds} run(s).`,

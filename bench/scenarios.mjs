@@ -59,12 +59,27 @@ async function enqueuePrepared(page, expected, chunk = 0) {
   return r.ms;
 }
 
-/** @param {(session: Awaited<ReturnType<typeof openContext>>) => Promise<any>} body */
-async function inContext(body) {
+/**
+ * Runs `body` in a fresh context, closed afterwards; a measurement that hangs (a worker
+ * that never acknowledges) fails after `timeoutMs` instead of stalling the run.
+ * @param {(session: Awaited<ReturnType<typeof openContext>>) => Promise<any>} body
+ * @param {number} [timeoutMs]
+ */
+async function inContext(body, timeoutMs = 300_000) {
   const session = await openContext();
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  const work = body(session);
+  work.catch(() => {}); // after a timeout, closing the context rejects what was pending
   try {
-    return await body(session);
+    return await Promise.race([
+      work,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
   } finally {
+    clearTimeout(timer);
     await session.close();
   }
 }
@@ -202,16 +217,19 @@ export async function ceiling(env) {
  * @param {Env} env @param {'off' | 'optimizely'} batching @param {number} n @param {string} name
  */
 export async function drainOurs(env, batching, n, name = 'drain') {
-  return inContext(async ({ context, page }) => {
-    await setupOurs(page, env, { batching });
-    await context.setOffline(true);
-    const id = newId(`${name}-${batching}`);
-    await prepare(page, n, id, env.collector.url(id));
-    await enqueuePrepared(page, n, 5000);
-    const stats = await page.evaluate(() => window.bench.stats());
-    if (stats.queued < n) throw new Error(`drain: only ${stats.queued} queued before reconnecting`);
-    return reconnectAndWait(env, context, id, n, { batching });
-  });
+  return inContext(
+    async ({ context, page }) => {
+      await setupOurs(page, env, { batching });
+      await context.setOffline(true);
+      const id = newId(`${name}-${batching}`);
+      await prepare(page, n, id, env.collector.url(id));
+      await enqueuePrepared(page, n, 5000);
+      const stats = await page.evaluate(() => window.bench.stats());
+      if (stats.queued < n) throw new Error(`drain: only ${stats.queued} queued before reconnecting`);
+      return reconnectAndWait(env, context, id, n, { batching });
+    },
+    120_000 + n * 40,
+  );
 }
 
 /**
@@ -221,15 +239,18 @@ export async function drainOurs(env, batching, n, name = 'drain') {
  */
 export async function drainWorkbox(env) {
   const n = env.cfg.drainWorkbox;
-  return inContext(async ({ context, page }) => {
-    await page.goto(`${env.origin}/wb/`);
-    await page.evaluate(() => window.wbBench.setup());
-    await context.setOffline(true);
-    const id = newId('wbdrain');
-    const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
-    if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
-    return reconnectAndWait(env, context, id, n, {});
-  });
+  return inContext(
+    async ({ context, page }) => {
+      await page.goto(`${env.origin}/wb/`);
+      await page.evaluate(() => window.wbBench.setup());
+      await context.setOffline(true);
+      const id = newId('wbdrain');
+      const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
+      if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+      return reconnectAndWait(env, context, id, n, {});
+    },
+    120_000 + n * 40,
+  );
 }
 
 /**
@@ -239,7 +260,7 @@ export async function drainWorkbox(env) {
 async function reconnectAndWait(env, context, id, n, extra) {
   const t0 = performance.now();
   await context.setOffline(false);
-  const doneAt = await env.collector.waitFor(id, n, 30_000 + n * 5);
+  const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
   const ms = doneAt - t0;
   const got = env.collector.get(id);
   return {
@@ -268,79 +289,82 @@ async function reconnectAndWait(env, context, id, n, extra) {
 export async function heap(env, batching) {
   const { cfg } = env;
   const n = cfg.heapEvents;
-  return inContext(async ({ context, page }) => {
-    await setupOurs(page, env, { batching });
-    await context.setOffline(true);
-    const id = newId(`heap-${batching}`);
-    const url = env.collector.url(id);
-    let enqueueMs = 0;
-    // Prepared and dispatched in slices, so the page never holds all of them at once.
-    for (let at = 0; at < n; at += cfg.heapChunk) {
-      const size = Math.min(cfg.heapChunk, n - at);
-      await page.evaluate(([k, p, u]) => window.bench.prepare(Number(k), String(p), String(u)), [size, `${id}-${at}`, url]);
-      enqueueMs += await enqueuePrepared(page, size);
-    }
-    const stats = await page.evaluate(() => window.bench.stats());
-    if (stats.queued < n) throw new Error(`heap: only ${stats.queued} queued before reconnecting`);
-    const worker = await workerSession(context, `${env.origin}/sw.js`);
-    try {
-      /** @returns {Promise<{used: number, embedder: number, total: number}>} */
-      const usage = async () => {
-        const u = await worker.send('Runtime.getHeapUsage');
-        return { used: u.usedSize, embedder: u.embedderHeapUsedSize ?? 0, total: u.totalSize };
-      };
-      await worker.send('HeapProfiler.collectGarbage');
-      const before = await usage();
-      /** @type {{at: number, used: number, embedder: number, total: number}[]} */
-      const samples = [];
-      let sampling = true;
-      /** @type {Error | undefined} */
-      let samplerError;
-      const t0 = performance.now();
-      const sampler = (async () => {
-        while (sampling) {
-          try {
-            samples.push({ at: performance.now() - t0, ...(await usage()) });
-          } catch (error) {
-            samplerError = /** @type {Error} */ (error);
-            return;
-          }
-          await sleep(cfg.heapSampleMs);
-        }
-      })();
-      await context.setOffline(false);
-      let doneAt;
-      try {
-        doneAt = await env.collector.waitFor(id, n, 60_000 + n * 5);
-      } finally {
-        sampling = false;
-        await sampler;
+  return inContext(
+    async ({ context, page }) => {
+      await setupOurs(page, env, { batching });
+      await context.setOffline(true);
+      const id = newId(`heap-${batching}`);
+      const url = env.collector.url(id);
+      let enqueueMs = 0;
+      // Prepared and dispatched in slices, so the page never holds all of them at once.
+      for (let at = 0; at < n; at += cfg.heapChunk) {
+        const size = Math.min(cfg.heapChunk, n - at);
+        await page.evaluate(([k, p, u]) => window.bench.prepare(Number(k), String(p), String(u)), [size, `${id}-${at}`, url]);
+        enqueueMs += await enqueuePrepared(page, size);
       }
-      if (samplerError) throw samplerError;
-      await worker.send('HeapProfiler.collectGarbage');
-      const after = await usage();
-      const mb = (/** @type {number} */ bytes) => bytes / 2 ** 20;
-      const peakUsed = Math.max(before.used, ...samples.map((s) => s.used));
-      const peakAll = Math.max(before.used + before.embedder, ...samples.map((s) => s.used + s.embedder));
-      const got = env.collector.get(id);
-      return {
-        batching,
-        events: n,
-        enqueueMs,
-        drainMs: doneAt - t0,
-        drainEventsPerSec: n / ((doneAt - t0) / 1000),
-        requests: got.requests,
-        duplicates: got.duplicates,
-        baselineMB: mb(before.used),
-        baselineEmbedderMB: mb(before.embedder),
-        peakGrowthMB: mb(peakUsed - before.used),
-        peakGrowthWithEmbedderMB: mb(peakAll - before.used - before.embedder),
-        afterGcGrowthMB: mb(after.used - before.used),
-        samples: samples.length,
-        series: samples.map((s) => ({ ms: Math.round(s.at), usedMB: +mb(s.used).toFixed(3), embedderMB: +mb(s.embedder).toFixed(3) })),
-      };
-    } finally {
-      await worker.detach();
-    }
-  });
+      const stats = await page.evaluate(() => window.bench.stats());
+      if (stats.queued < n) throw new Error(`heap: only ${stats.queued} queued before reconnecting`);
+      const worker = await workerSession(context, `${env.origin}/sw.js`);
+      try {
+        /** @returns {Promise<{used: number, embedder: number, total: number}>} */
+        const usage = async () => {
+          const u = await worker.send('Runtime.getHeapUsage');
+          return { used: u.usedSize, embedder: u.embedderHeapUsedSize ?? 0, total: u.totalSize };
+        };
+        await worker.send('HeapProfiler.collectGarbage');
+        const before = await usage();
+        /** @type {{at: number, used: number, embedder: number, total: number}[]} */
+        const samples = [];
+        let sampling = true;
+        /** @type {Error | undefined} */
+        let samplerError;
+        const t0 = performance.now();
+        const sampler = (async () => {
+          while (sampling) {
+            try {
+              samples.push({ at: performance.now() - t0, ...(await usage()) });
+            } catch (error) {
+              samplerError = /** @type {Error} */ (error);
+              return;
+            }
+            await sleep(cfg.heapSampleMs);
+          }
+        })();
+        await context.setOffline(false);
+        let doneAt;
+        try {
+          doneAt = await env.collector.waitFor(id, n, 60_000 + n * 5);
+        } finally {
+          sampling = false;
+          await sampler;
+        }
+        if (samplerError) throw samplerError;
+        await worker.send('HeapProfiler.collectGarbage');
+        const after = await usage();
+        const mb = (/** @type {number} */ bytes) => bytes / 2 ** 20;
+        const peakUsed = Math.max(before.used, ...samples.map((s) => s.used));
+        const peakAll = Math.max(before.used + before.embedder, ...samples.map((s) => s.used + s.embedder));
+        const got = env.collector.get(id);
+        return {
+          batching,
+          events: n,
+          enqueueMs,
+          drainMs: doneAt - t0,
+          drainEventsPerSec: n / ((doneAt - t0) / 1000),
+          requests: got.requests,
+          duplicates: got.duplicates,
+          baselineMB: mb(before.used),
+          baselineEmbedderMB: mb(before.embedder),
+          peakGrowthMB: mb(peakUsed - before.used),
+          peakGrowthWithEmbedderMB: mb(peakAll - before.used - before.embedder),
+          afterGcGrowthMB: mb(after.used - before.used),
+          samples: samples.length,
+          series: samples.map((s) => ({ ms: Math.round(s.at), usedMB: +mb(s.used).toFixed(3), embedderMB: +mb(s.embedder).toFixed(3) })),
+        };
+      } finally {
+        await worker.detach();
+      }
+    },
+    120_000 + n * 10,
+  );
 }
