@@ -508,13 +508,14 @@ test.describe('README snippets ("Use with Optimizely"), run as written', () => {
 });
 
 test.describe('first visit with an SDK that does not wait for the answer', () => {
-  for (const name of ['v5', 'v6']) {
-    test(`snippets/${name}.ts: events tracked while the worker is still being registered, then the tab leaves at once → delivered at least once (DESIGN "First visit")`, async ({
+  // The SDK's URL is rewritten to the local collector here: Playwright does not see the
+  // keepalive requests a page sends as it unloads, so a routed logx URL would hide them.
+  for (const sdk of ['v5', 'v6-forwarding'] as const) {
+    test(`${sdk}: events tracked while the worker is still being registered, then the tab leaves at once → delivered at least once (DESIGN "First visit")`, async ({
       page,
       harness,
       collector,
     }) => {
-      await forwardLogx(page, harness);
       // Hold the worker script: its registration cannot complete while the first page lives.
       let release!: () => void;
       const released = new Promise<void>((ok) => (release = ok));
@@ -522,50 +523,23 @@ test.describe('first visit with an SDK that does not wait for the answer', () =>
         await released;
         await route.continue().catch(() => {});
       });
-      await harness.goto(page, `?snippet=${name}`);
-      await page.waitForFunction(() => window.snippet !== undefined || window.snippetError !== undefined);
-      const first = users(`first-visit-${name}`, 3);
+      await harness.goto(page);
+      const first = users(`first-visit-${sdk}`, 3);
       await page.evaluate(
-        async ({ who, name }) => {
-          type Legacy = { track(e: string, u: string): void };
-          type Modern = { onReady(): Promise<unknown>; createUserContext(u: string): { trackEvent(e: string): void } };
-          const optimizely = window.snippet!.optimizely;
-          if (name === 'v5') for (const u of who) (optimizely as Legacy).track('purchase', u);
-          else {
-            await (optimizely as Modern).onReady();
-            for (const u of who) (optimizely as Modern).createUserContext(u).trackEvent('purchase');
-          }
+        async ({ o, who }) => {
+          // Not harness.start's wait for an active worker: there is none yet.
+          void window.harness.start(o).then(() => window.harness.track(who));
+          await new Promise((r) => setTimeout(r, 300));
         },
-        { who: first, name },
+        { o: { sdk, sw: harness.swQuery(), rewrite: { [SDK_URL]: harness.collectorUrl }, batchSize: 1 }, who: first },
       );
+      expect(collector.log, 'nothing can be delivered before the tab leaves').toHaveLength(0);
       await page.goto('about:blank');
       release();
-
-      // The next visit: the worker registers and runs; an event tracked now is delivered.
-      await harness.goto(page, `?snippet=${name}`);
-      await page.waitForFunction(() => window.snippet !== undefined);
-      await waitForActiveWorker(page);
-      const second = users(`second-visit-${name}`, 1);
-      await page.evaluate(
-        async ({ who, name }) => {
-          type Legacy = { track(e: string, u: string): void };
-          type Modern = { onReady(): Promise<unknown>; createUserContext(u: string): { trackEvent(e: string): void } };
-          const optimizely = window.snippet!.optimizely;
-          if (name === 'v5') for (const u of who) (optimizely as Legacy).track('purchase', u);
-          else {
-            await (optimizely as Modern).onReady();
-            for (const u of who) (optimizely as Modern).createUserContext(u).trackEvent('purchase');
-          }
-        },
-        { who: second, name },
-      );
       const visitors = () => new Set(delivered(collector).flatMap((b) => parse(b).visitors.map((v) => v.visitor_id)));
-      await expect.poll(() => visitors().has(second[0]!), { timeout: 15_000 }).toBe(true);
-      await page.waitForTimeout(2000);
-      expect(
-        first.filter((u) => !visitors().has(u)),
-        'first-visit events lost',
-      ).toEqual([]);
+      await expect.poll(() => first.filter((u) => !visitors().has(u)), { timeout: 15_000 }).toEqual([]);
+      // The bodies are the SDK's, byte for byte (sent as text: no CORS preflight at unload).
+      for (const body of delivered(collector)) expect(() => parse(body)).not.toThrow();
     });
   }
 });

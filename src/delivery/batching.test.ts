@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentIdentity, dedupeKey, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
+import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
 
 const URL_ = 'https://logx.optimizely.com/v1/events';
 
@@ -31,24 +31,20 @@ describe('content identity', () => {
     expect(eventUuids(parsed!)).toEqual(['u1', 'u2']);
   });
 
-  it('is the URL and the set of uuids for Optimizely bodies, whatever the batching or order', () => {
-    expect(contentIdentity(URL_, body(['b', 'a']))).toBe(contentIdentity(URL_, body(['a', 'b'], { revision: '43' })));
-    expect(contentIdentity(URL_, body(['a']))).not.toBe(contentIdentity(URL_, body(['a', 'b'])));
-    expect(contentIdentity(URL_, body(['a']))).not.toBe(contentIdentity('https://other.example/v1/events', body(['a'])));
+  it('one key per event uuid for Optimizely bodies (with the URL), whatever the batching or order', async () => {
+    expect(await contentKeys(URL_, body(['b', 'a']))).toEqual([`${URL_}\nuuid:b`, `${URL_}\nuuid:a`]);
+    expect(await contentKeys(URL_, body(['a'], { revision: '43' }))).toEqual([`${URL_}\nuuid:a`]);
+    expect(await contentKeys('https://other.example/v1/events', body(['a']))).not.toEqual(await contentKeys(URL_, body(['a'])));
   });
 
-  it('is the exact body for anything else', () => {
-    expect(contentIdentity(URL_, '{"a":1}')).toBe(`${URL_}\nbody:{"a":1}`);
-    expect(contentIdentity(URL_, '[1,2]')).not.toBe(contentIdentity(URL_, '[1,2,3]'));
-    expect(contentIdentity(URL_, '{"visitors":[]}')).toBe(`${URL_}\nbody:{"visitors":[]}`);
+  it('one key for the exact body otherwise, digested when long', async () => {
+    expect(await contentKeys(URL_, '{"a":1}')).toEqual([`${URL_}\nbody:{"a":1}`]);
+    expect(await contentKeys(URL_, '[1,2]')).not.toEqual(await contentKeys(URL_, '[1,2,3]'));
+    expect(await contentKeys(URL_, '{"visitors":[]}')).toEqual([`${URL_}\nbody:{"visitors":[]}`]);
+    const long = await contentKeys(URL_, `{"x":"${'y'.repeat(300)}"}`);
+    expect(long).toHaveLength(1);
+    expect(long[0]).toMatch(/^sha256:[0-9a-f]{32}$/);
     expect(parseOptimizely('{not json')).toBeUndefined();
-  });
-
-  it('keys a short identity as itself, a long one by its digest', async () => {
-    const short = contentIdentity(URL_, body(['a']));
-    expect(await dedupeKey(short)).toBe(short);
-    const long = contentIdentity(URL_, `{"x":"${'y'.repeat(300)}"}`);
-    expect(await dedupeKey(long)).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 
   it('digests to 32 hex characters, stable and distinct', async () => {

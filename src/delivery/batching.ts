@@ -41,25 +41,19 @@ export function eventUuids(body: OptimizelyBody): string[] {
 }
 
 /**
- * What makes two dispatched events "the same event": the URL and, for an Optimizely
- * body carrying event uuids, the set of those uuids (the SDK re-batches events it
- * re-sends from its store, so the body can differ while the events are the same);
- * otherwise the exact body. Returned as text (to digest when long).
+ * What identifies a dispatched event's content, for de-duplication: for an Optimizely
+ * body carrying event uuids, one key per uuid (with the URL) — the SDK re-batches the
+ * events it re-sends from its store, so a re-send is recognised event by event, whatever
+ * its grouping; for anything else, one key for the URL and the exact body (a SHA-256
+ * prefix when long; none where SubtleCrypto is missing, outside secure contexts).
  */
-export function contentIdentity(url: string, body: string): string {
+export async function contentKeys(url: string, body: string): Promise<string[]> {
   const parsed = parseOptimizely(body);
   const uuids = parsed ? eventUuids(parsed) : [];
-  return uuids.length > 0 ? `${url}\nuuids:${[...uuids].sort().join(',')}` : `${url}\nbody:${body}`;
-}
-
-/**
- * The stored de-duplication key of an identity: itself when short (an Optimizely event's
- * URL and uuid: no hashing on the hot path), else a 128-bit hex SHA-256 prefix.
- */
-export async function dedupeKey(identity: string): Promise<string | undefined> {
-  if (identity.length <= 200) return identity;
-  // No SubtleCrypto (a page that is not a secure context): no content key for this one.
-  return globalThis.crypto?.subtle ? `sha256:${await digestKey(identity)}` : undefined;
+  if (uuids.length > 0) return uuids.map((uuid) => `${url}\nuuid:${uuid}`);
+  const identity = `${url}\nbody:${body}`;
+  if (identity.length <= 200) return [identity];
+  return globalThis.crypto?.subtle ? [`sha256:${await digestKey(identity)}`] : [];
 }
 
 /** A 128-bit hex SHA-256 prefix of `text`. */

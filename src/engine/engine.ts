@@ -3,7 +3,7 @@
 // fallback for browsers without one (src/page/fallback.ts) are both thin hosts around
 // it, so both keep the same rules: validation, de-duplication, backoff, status classes,
 // batching. No DOM and no service-worker globals here: the host supplies those.
-import { contentIdentity, dedupeKey } from '../delivery/batching.js';
+import { contentKeys } from '../delivery/batching.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
 import { createSender } from '../delivery/send.js';
 import { OutboxError, describe } from '../errors.js';
@@ -150,8 +150,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     checkBodySize(e.body, maxBodyBytes, 'event body');
     const record: NewRecord = { id: e.id, url: url.href, body: e.body };
     if (e.dedupe === true && opts.dedupeWindowMs > 0) {
-      const key = await dedupeKey(contentIdentity(record.url, record.body));
-      if (key !== undefined) record.key = key;
+      const keys = await contentKeys(record.url, record.body);
+      if (keys.length > 0) record.keys = keys;
     }
     return record;
   }

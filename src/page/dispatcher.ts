@@ -158,7 +158,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // Handlers run as event listeners: one that throws is reported, and the others still run.
   const bus = new EventTarget();
   const inFlight = new Set<Promise<unknown>>();
-  // What this page queued in the fallback and has not seen delivered (see onPageHide).
+  // Events this page answers for (see onPageHide): not acknowledged yet, or acknowledged
+  // by the fallback (whose worker ends with the page) and not seen delivered.
   const waiting = new Map<string, WireEvent>();
   let inFallback: unknown;
   let closed: unknown;
@@ -211,7 +212,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       options: fallbackOptions ?? (typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).href : undefined),
     });
     if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
-    addEventListener('pagehide', onPageHide);
     inFallback = 1;
     return t;
   };
@@ -275,15 +275,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         (reply) => {
           batch.forEach(([resolve, reject], i) => {
             const r = (reply as EnqueueReply).results?.[i];
-            if (r?.ok) {
-              if (inFallback) waiting.set(r.id, events[i]!);
-              resolve({ statusCode: 202 });
-            } else reject(new OutboxError(r ? (r.code as OutboxErrorCode) : 'invalid-message', r ? r.message : 'no result for the event'));
+            if (!(r?.ok && inFallback)) waiting.delete(events[i]!.id);
+            if (r?.ok) resolve({ statusCode: 202 });
+            else reject(new OutboxError(r ? (r.code as OutboxErrorCode) : 'invalid-message', r ? r.message : 'no result for the event'));
           });
           noteQueued(1);
         },
         (error: OutboxError) => {
-          for (const [, reject] of batch) reject(error);
+          for (const [i, [, reject]] of batch.entries()) {
+            waiting.delete(events[i]!.id);
+            reject(error);
+          }
         },
       );
       inFlight.add(done);
@@ -313,7 +315,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       };
       walk(params, '');
       if (!outgoing.length) queueMicrotask(sendOutgoing);
-      outgoing.push({ id: newId(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) });
+      const event: WireEvent = { id: newId(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) };
+      outgoing.push(event);
+      waiting.set(event.id, event);
       settles.push([resolve, reject]);
       // The worker takes at most 1000 events per message.
       if (outgoing.length > 999) sendOutgoing();
@@ -330,19 +334,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  // The fallback's worker ends with the page: what this page queued there and has not
-  // seen delivered goes out now with keepalive requests, within their 64 KB budget. It
-  // stays queued (the outcome cannot be awaited): at-least-once.
+  // The page is going away with events it answers for: not acknowledged yet (a first
+  // visit whose worker is still installing), or kept by the fallback, whose worker ends
+  // with the page. They go out now as keepalive requests, within their 64 KB budget, to
+  // their (rewritten) URL if the outbox's endpoints allow it, as the SDKs' own last-chance
+  // beacons do. They may also be delivered later from the store: at-least-once.
   function onPageHide(): void {
     let budget = 60_000;
-    for (const { url, body } of waiting.values()) {
-      if ((budget -= body.length * 3) > 0) {
+    const config = fallbackOptions || {};
+    const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
+    // As the worker reads them: an origin allows its every path, a longer URL is a prefix.
+    const endpoints = (config.endpoints ?? (listed ? listed.split(',') : undefined))?.map((e) =>
+      /^https?:\/\/[^/]+$/.test(e) ? `${e}/` : e,
+    );
+    for (const { url: original, body } of waiting.values()) {
+      let url = original;
+      for (const from in rewrite) {
+        const to = new URL(rewrite[from]!, location.href).href;
+        if (url.startsWith(from)) url = (to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to) + url.slice(from.length);
+      }
+      if ((!endpoints || endpoints.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
         fetch(url, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
+          // a keepalive request that needs one once the page is gone: this last-chance
+          // copy goes as text (the body is the same JSON).
+          headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
           body,
           keepalive: true,
-          credentials: fallbackOptions ? fallbackOptions.credentials : undefined,
+          credentials: config.credentials,
         }).catch(() => {});
       }
     }
@@ -374,6 +394,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   listen('addEventListener');
+  addEventListener('pagehide', onPageHide);
   // Messages to a page are queued until it starts them (addEventListener alone does not).
   container?.startMessages();
   // Register now, so a first visit gets its worker as early as possible; then wake it.

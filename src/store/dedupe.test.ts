@@ -14,11 +14,11 @@ afterEach(() => {
   for (const s of opened.splice(0)) s.close();
 });
 
-const rec = (id: string, key?: string): NewRecord => ({
+const rec = (id: string, key?: string | string[]): NewRecord => ({
   id,
   url: 'https://c.example/v1/events',
   body: `{"id":"${id}"}`,
-  ...(key ? { key } : {}),
+  ...(key ? { keys: typeof key === 'string' ? [key] : key } : {}),
 });
 
 describe.each([
@@ -75,6 +75,21 @@ describe.each([
     await store.enqueue([rec('a', 'k'), rec('b', 'k')], off);
     await store.enqueue([rec('c'), rec('d')], WINDOW);
     expect((await store.counters()).queued).toBe(4);
+  });
+
+  it('several keys (the uuids of a batch): a duplicate only when every one is known, whatever the grouping', async () => {
+    const { store } = setup();
+    // Events sent one by one, then re-sent as one batch of four (the SDK re-groups).
+    await store.enqueue([rec('a', 'u1'), rec('b', 'u2')], WINDOW);
+    await deliverAll(store);
+    await store.enqueue([rec('c', 'u3'), rec('d', 'u4')], WINDOW);
+    const regrouped = await store.enqueue([rec('all', ['u1', 'u2', 'u3', 'u4'])], WINDOW);
+    expect(regrouped.results[0]).toMatchObject({ ok: true, duplicate: true });
+    // A batch with one new event is stored (it cannot be trimmed without altering it).
+    const partly = await store.enqueue([rec('partly', ['u1', 'u5'])], WINDOW);
+    expect(partly.results[0]).toMatchObject({ ok: true, duplicate: false });
+    // And a single event already inside a queued batch is a duplicate.
+    expect((await store.enqueue([rec('single', 'u5')], WINDOW)).results[0]).toMatchObject({ duplicate: true });
   });
 
   it('clear() forgets delivered keys', async () => {

@@ -58,27 +58,28 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     enqueue(records, limits) {
       return run(() => {
         const window = limits.dedupeWindowMs ?? 0;
-        const keyOf = (r: NewRecord): string | undefined => (window > 0 ? r.key : undefined);
+        const keysOf = (r: NewRecord): string[] | undefined => (window > 0 && r.keys?.length ? r.keys : undefined);
         const at = now();
         const queuedIds = new Set<string>();
         const queuedKeys = new Set<string>();
         for (const r of queue.values()) {
           queuedIds.add(r.id);
-          if (r.key !== undefined) queuedKeys.add(r.key);
+          for (const k of r.keys ?? []) queuedKeys.add(k);
         }
 
         const batchIds = new Set<string>();
         const batchKeys = new Set<string>();
         const fresh: NewRecord[] = [];
         const results: EnqueueOutcome[] = records.map((r) => {
-          const key = keyOf(r);
-          const deliveredAt = key === undefined ? undefined : seen.get(key);
-          const duplicate =
-            queuedIds.has(r.id) ||
-            batchIds.has(r.id) ||
-            (key !== undefined && (queuedKeys.has(key) || batchKeys.has(key) || (deliveredAt !== undefined && deliveredAt > at - window)));
+          const keys = keysOf(r);
+          const known = (k: string) => {
+            const deliveredAt = seen.get(k);
+            return queuedKeys.has(k) || batchKeys.has(k) || (deliveredAt !== undefined && deliveredAt > at - window);
+          };
+          // By content: a duplicate when every key is known.
+          const duplicate = queuedIds.has(r.id) || batchIds.has(r.id) || (keys !== undefined && keys.every(known));
           batchIds.add(r.id);
-          if (key !== undefined) batchKeys.add(key);
+          for (const k of keys ?? []) batchKeys.add(k);
           if (!duplicate) fresh.push(r);
           return { id: r.id, ok: true, duplicate };
         });
@@ -124,12 +125,12 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
 
         for (const r of accepted) {
           const seq = ++lastSeq;
-          const key = keyOf(r);
+          const keys = keysOf(r);
           queue.set(seq, {
             id: r.id,
             url: r.url,
             body: r.body,
-            ...(key !== undefined ? { key } : {}),
+            ...(keys !== undefined ? { keys } : {}),
             seq,
             createdAt: at,
             nextAttemptAt: at,
@@ -162,7 +163,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
           applied++;
           if (s.kind === 'delivered') {
             queue.delete(s.seq);
-            if (record.key !== undefined) seen.set(record.key, now());
+            for (const k of record.keys ?? []) seen.set(k, now());
             counters.queued = Math.max(0, counters.queued - 1);
             counters.delivered++;
           } else if (s.kind === 'retry') {

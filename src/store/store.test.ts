@@ -487,14 +487,14 @@ describe.each(IMPLEMENTATIONS)('%s store: queue semantics', (_kind, open) => {
 
   // The basics of de-duplication by key are in dedupe.test.ts; these are its edges.
   describe('de-duplication by key: edges', () => {
-    const keyed = (id: string, key: string): NewRecord => ({ ...rec(id), key });
+    const keyed = (id: string, key: string): NewRecord => ({ ...rec(id), keys: [key] });
     const windowed = (dedupeWindowMs: number): EnqueueLimits => ({ ...ROOMY, dedupeWindowMs });
 
     it('without a window, keys are ignored and not stored', async () => {
       const { store } = setup();
       await store.enqueue([keyed('a', 'K'), keyed('b', 'K')], ROOMY);
       expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
-      expect((await store.readDue(T0, 10)).every((r) => r.key === undefined)).toBe(true);
+      expect((await store.readDue(T0, 10)).every((r) => r.keys === undefined)).toBe(true);
       // Not stored, so a later windowed enqueue does not see them.
       expect((await store.enqueue([keyed('c', 'K')], windowed(1000))).results[0]).toEqual({ id: 'c', ok: true, duplicate: false });
     });
@@ -677,9 +677,9 @@ describe('IndexedDB store only', () => {
         expect(db.version).toBe(DB_VERSION);
         expect([...db.objectStoreNames].sort()).toEqual(['dead', 'meta', 'queue', 'seen']);
         const tx = db.transaction(['queue', 'seen']);
-        expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'key', 'nextAttemptAt']);
+        expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'keys', 'nextAttemptAt']);
         expect([...tx.objectStore('seen').indexNames].sort()).toEqual(['at', 'keys']);
-        expect(tx.objectStore('queue').index('key').unique).toBe(true);
+        expect(tx.objectStore('queue').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('seen').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('queue').index('id').unique).toBe(true);
       } finally {

@@ -20,9 +20,9 @@ export const DB_NAME = 'sw-outbox';
  * 1. queue (seq; indexes id, nextAttemptAt, hold), dead (seq; index id), meta (counters).
  * 2. queue index createdAt, so events past maxAgeMs are found without reading the queue;
  *    counters recounted from the data (they could drift from records other code wrote).
- * 3. queue index key (content de-duplication key; unique, sparse) and a `seen` store of
- *    the keys of delivered events, one record per delivered batch (multi-entry index
- *    keys, index at), kept for the de-duplication window.
+ * 3. queue index keys (content de-duplication keys; multi-entry, sparse) and a `seen`
+ *    store of the keys of delivered events, one record per delivered batch (multi-entry
+ *    index keys, index at), kept for the de-duplication window.
  * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
  */
 export const DB_VERSION = 3;
@@ -31,8 +31,12 @@ export interface NewRecord {
   id: string;
   url: string;
   body: string;
-  /** Content de-duplication key: an event with the same key is stored once within the window. */
-  key?: string;
+  /**
+   * Content de-duplication keys (an Optimizely body's event uuids): the record is a
+   * duplicate, and not stored, when every one of them is queued or was delivered within
+   * the window.
+   */
+  keys?: string[];
 }
 
 export interface QueuedRecord extends NewRecord {
@@ -69,7 +73,7 @@ interface OutboxSchema extends DBSchema {
   queue: {
     key: number;
     value: QueuedRecord;
-    indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number; key: string };
+    indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number; keys: string };
   };
   seen: {
     key: number;
@@ -105,7 +109,7 @@ export type EnqueueOutcome = { id: string; ok: true; duplicate: boolean } | { id
 export interface EnqueueLimits {
   maxQueueSize: number;
   overflow: 'drop-oldest' | 'reject-new';
-  /** A record with a `key` is a duplicate if that key is queued, or was delivered less than this long ago. @default 0 */
+  /** A record with `keys` is a duplicate if each is queued, or was delivered less than this long ago. @default 0 */
   dedupeWindowMs?: number;
 }
 
@@ -184,7 +188,7 @@ export function openStore(options: StoreOptions = {}): Store {
           );
         }
         if (oldVersion < 3) {
-          transaction.objectStore('queue').createIndex('key', 'key', { unique: true });
+          transaction.objectStore('queue').createIndex('keys', 'keys', { multiEntry: true });
           const seen = database.createObjectStore('seen', { autoIncrement: true });
           seen.createIndex('keys', 'keys', { multiEntry: true });
           seen.createIndex('at', 'at');
@@ -318,7 +322,7 @@ export function openStore(options: StoreOptions = {}): Store {
         applied.add(s);
         if (s.kind === 'delivered') {
           delivered.add(s.seq);
-          if (record.key !== undefined) deliveredKeys.push(record.key);
+          if (record.keys) deliveredKeys.push(...record.keys);
           // Never below zero: a record written by other code may not have been counted.
           counters.queued = Math.max(0, counters.queued - 1);
           counters.delivered++;
@@ -380,22 +384,24 @@ export function openStore(options: StoreOptions = {}): Store {
       return write(async (tx, counters) => {
         const queue = tx.objectStore('queue');
         const window = limits.dedupeWindowMs ?? 0;
-        const keyed = (r: NewRecord): r is NewRecord & { key: string } => window > 0 && r.key !== undefined;
+        const keyed = (r: NewRecord): r is NewRecord & { keys: string[] } => window > 0 && !!r.keys?.length;
         const at = now();
-        // Delivered less than `window` ago (the seen store: one read per keyed record).
-        const recentlyDelivered = await Promise.all(
-          records.map(async (r) =>
-            keyed(r) ? (await tx.objectStore('seen').index('keys').getAll(r.key)).some((s) => s.at > at - window) : false,
-          ),
+        // Each key: queued, or delivered less than `window` ago? (Two reads per key.)
+        const known = new Map<string, boolean>();
+        await Promise.all(
+          [...new Set(records.flatMap((r) => (keyed(r) ? r.keys : [])))].map(async (k) => {
+            const [queued, delivered] = await Promise.all([queue.index('keys').getKey(k), tx.objectStore('seen').index('keys').getAll(k)]);
+            known.set(k, queued !== undefined || delivered.some((s) => s.at > at - window));
+          }),
         );
-        // Duplicates within the batch, or of a delivered event, are known now; duplicates
-        // of a queued one are refused by the unique indexes id and key as they are added.
+        // Duplicates by id of a queued event are refused by the unique index as they are
+        // added; by content, when every key is known (or came earlier in this batch).
         const inBatch = new Set<string>();
         const candidates: NewRecord[] = [];
-        const results: EnqueueOutcome[] = records.map((r, i) => {
-          const duplicate = recentlyDelivered[i] || inBatch.has(r.id) || (keyed(r) && inBatch.has(`key:${r.key}`));
+        const results: EnqueueOutcome[] = records.map((r) => {
+          const duplicate = inBatch.has(r.id) || (keyed(r) && r.keys.every((k) => known.get(k) || inBatch.has(`key:${k}`)));
           inBatch.add(r.id);
-          if (keyed(r)) inBatch.add(`key:${r.key}`);
+          if (keyed(r)) for (const k of r.keys) inBatch.add(`key:${k}`);
           if (!duplicate) candidates.push(r);
           return { id: r.id, ok: true, duplicate };
         });
@@ -404,7 +410,7 @@ export function openStore(options: StoreOptions = {}): Store {
             id: r.id,
             url: r.url,
             body: r.body,
-            ...(keyed(r) ? { key: r.key } : {}),
+            ...(keyed(r) ? { keys: r.keys } : {}),
             createdAt: at,
             nextAttemptAt: at,
             attempts: 0,
@@ -429,11 +435,8 @@ export function openStore(options: StoreOptions = {}): Store {
 
         // Near full: find the duplicates of queued events first, so that the room left
         // is spent on events really new.
-        const [byId, byKey] = await Promise.all([
-          Promise.all(candidates.map((r) => queue.index('id').getKey(r.id))),
-          Promise.all(candidates.map((r) => (keyed(r) ? queue.index('key').getKey(r.key) : undefined))),
-        ]);
-        const queuedDuplicates = new Set(candidates.filter((_, j) => byId[j] !== undefined || byKey[j] !== undefined).map((r) => r.id));
+        const byId = await Promise.all(candidates.map((r) => queue.index('id').getKey(r.id)));
+        const queuedDuplicates = new Set(candidates.filter((_, j) => byId[j] !== undefined).map((r) => r.id));
         mark(queuedDuplicates, (id) => ({ id, ok: true, duplicate: true }));
         const fresh = candidates.filter((r) => !queuedDuplicates.has(r.id));
         let accepted = fresh;
