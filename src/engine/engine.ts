@@ -78,7 +78,7 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     pageSize:
       opts.batching === 'optimizely'
         ? Math.min(1000, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
-        : Math.max(50, opts.concurrency * 8),
+        : Math.max(50, opts.concurrency * 16),
     now: Date.now,
     random: Math.random,
     isOffline: host.isOffline,

@@ -31,7 +31,7 @@ describe('resolveOptions defaults', () => {
     credentials: 'omit',
     maxDeadLetters: 1000,
     maxBodyBytes: 1_048_576,
-    concurrency: 4,
+    concurrency: 6,
     idHeader: false,
   };
 

@@ -53,7 +53,7 @@ export interface OutboxOptions {
   maxDeadLetters?: number;
   /** Largest accepted body, in UTF-8 bytes. @default 1048576 */
   maxBodyBytes?: number;
-  /** Requests in flight at once. @default 4 */
+  /** Requests in flight at once (browsers open at most 6 connections per host). @default 6 */
   concurrency?: number;
   /**
    * A request header carrying each event's stable id, so a collector can drop
@@ -94,7 +94,7 @@ export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
   credentials: 'omit',
   maxDeadLetters: 1000,
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-  concurrency: 4,
+  concurrency: 6,
   idHeader: false,
 };
 

@@ -162,6 +162,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // by the fallback (whose worker ends with the page) and not seen delivered.
   const waiting = new Map<string, WireEvent>();
   let inFallback: unknown;
+  let swReady: unknown;
+  let hiding: unknown;
+  let budget = 0;
   let closed: unknown;
   let outgoing: WireEvent[] = [];
   let settles: Settle[] = [];
@@ -213,13 +216,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     });
     if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
     inFallback = 1;
+    swReady = 0;
     return t;
   };
 
   let transport: Promise<Transport> | undefined;
   const getTransport = (): Promise<Transport> =>
     (transport ??= timeout(findWorker(), o.registrationTimeoutMs)
-      .then((pick) => transportTo('service-worker', pick))
+      .then((pick) => {
+        swReady = 1;
+        return transportTo('service-worker', pick);
+      })
       .catch(fallback)
       .catch((cause: unknown) => {
         transport = undefined;
@@ -314,10 +321,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (value && typeof value === 'object') for (const k in value) walk((value as Record<string, unknown>)[k], k);
       };
       walk(params, '');
-      if (!outgoing.length) queueMicrotask(sendOutgoing);
+      // Events of consecutive tasks share a message (the next timer task). As the page
+      // hides (an SDK flushing on pagehide), the message goes at the end of this task; and
+      // where no service worker holds the events, a keepalive copy goes at once.
+      if (!outgoing.length) hiding ? queueMicrotask(sendOutgoing) : setTimeout(sendOutgoing);
       const event: WireEvent = { id: newId(), url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) };
       outgoing.push(event);
       waiting.set(event.id, event);
+      if (hiding && !swReady) beacon(event);
       settles.push([resolve, reject]);
       // The worker takes at most 1000 events per message.
       if (outgoing.length > 999) sendOutgoing();
@@ -340,31 +351,34 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // their (rewritten) URL if the outbox's endpoints allow it, as the SDKs' own last-chance
   // beacons do. They may also be delivered later from the store: at-least-once.
   function onPageHide(): void {
-    let budget = 60_000;
+    hiding = 1;
+    budget = 60_000;
+    for (const event of waiting.values()) beacon(event);
+  }
+
+  function beacon({ url: original, body }: WireEvent): void {
     const config = fallbackOptions || {};
     const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
     // As the worker reads them: an origin allows its every path, a longer URL is a prefix.
     const endpoints = (config.endpoints ?? (listed ? listed.split(',') : undefined))?.map((e) =>
       /^https?:\/\/[^/]+$/.test(e) ? `${e}/` : e,
     );
-    for (const { url: original, body } of waiting.values()) {
-      let url = original;
-      for (const from in rewrite) {
-        const to = new URL(rewrite[from]!, location.href).href;
-        if (url.startsWith(from)) url = (to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to) + url.slice(from.length);
-      }
-      if ((!endpoints || endpoints.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
-        fetch(url, {
-          method: 'POST',
-          // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
-          // a keepalive request that needs one once the page is gone: this last-chance
-          // copy goes as text (the body is the same JSON).
-          headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
-          body,
-          keepalive: true,
-          credentials: config.credentials,
-        }).catch(() => {});
-      }
+    let url = original;
+    for (const from in rewrite) {
+      const to = new URL(rewrite[from]!, location.href).href;
+      if (url.startsWith(from)) url = (to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to) + url.slice(from.length);
+    }
+    if ((!endpoints || endpoints.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
+      fetch(url, {
+        method: 'POST',
+        // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
+        // a keepalive request that needs one once the page is gone: this last-chance
+        // copy goes as text (the body is the same JSON).
+        headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
+        body,
+        keepalive: true,
+        credentials: config.credentials,
+      }).catch(() => {});
     }
   }
 

@@ -90,6 +90,10 @@ describe.each([
     expect(partly.results[0]).toMatchObject({ ok: true, duplicate: false });
     // And a single event already inside a queued batch is a duplicate.
     expect((await store.enqueue([rec('single', 'u5')], WINDOW)).results[0]).toMatchObject({ duplicate: true });
+    // A batch sharing one event with a queued one (u3) and bringing a new one (u6) is stored.
+    expect((await store.enqueue([rec('overlap', ['u3', 'u6'])], WINDOW)).results[0]).toMatchObject({ ok: true, duplicate: false });
+    expect((await store.enqueue([rec('single6', 'u6')], WINDOW)).results[0]).toMatchObject({ duplicate: true });
+    expect((await store.counters()).queued).toBe(4); // c, d, partly, overlap
   });
 
   it('clear() forgets delivered keys', async () => {

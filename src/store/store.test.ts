@@ -680,6 +680,7 @@ describe('IndexedDB store only', () => {
         expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'keys', 'nextAttemptAt']);
         expect([...tx.objectStore('seen').indexNames].sort()).toEqual(['at', 'keys']);
         expect(tx.objectStore('queue').index('keys').multiEntry).toBe(true);
+        expect(tx.objectStore('queue').index('keys').unique).toBe(true);
         expect(tx.objectStore('seen').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('queue').index('id').unique).toBe(true);
       } finally {

@@ -20,7 +20,7 @@ export const DB_NAME = 'sw-outbox';
  * 1. queue (seq; indexes id, nextAttemptAt, hold), dead (seq; index id), meta (counters).
  * 2. queue index createdAt, so events past maxAgeMs are found without reading the queue;
  *    counters recounted from the data (they could drift from records other code wrote).
- * 3. queue index keys (content de-duplication keys; multi-entry, sparse) and a `seen`
+ * 3. queue index keys (content de-duplication keys; multi-entry, unique, sparse) and a `seen`
  *    store of the keys of delivered events, one record per delivered batch (multi-entry
  *    index keys, index at), kept for the de-duplication window.
  * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
@@ -188,7 +188,7 @@ export function openStore(options: StoreOptions = {}): Store {
           );
         }
         if (oldVersion < 3) {
-          transaction.objectStore('queue').createIndex('keys', 'keys', { multiEntry: true });
+          transaction.objectStore('queue').createIndex('keys', 'keys', { multiEntry: true, unique: true });
           const seen = database.createObjectStore('seen', { autoIncrement: true });
           seen.createIndex('keys', 'keys', { multiEntry: true });
           seen.createIndex('at', 'at');
@@ -386,16 +386,19 @@ export function openStore(options: StoreOptions = {}): Store {
         const window = limits.dedupeWindowMs ?? 0;
         const keyed = (r: NewRecord): r is NewRecord & { keys: string[] } => window > 0 && !!r.keys?.length;
         const at = now();
-        // Each key: queued, or delivered less than `window` ago? (Two reads per key.)
+        // Each key: delivered less than `window` ago? (One read per key; whether it is
+        // queued, the unique index says when the record is added.)
         const known = new Map<string, boolean>();
         await Promise.all(
           [...new Set(records.flatMap((r) => (keyed(r) ? r.keys : [])))].map(async (k) => {
-            const [queued, delivered] = await Promise.all([queue.index('keys').getKey(k), tx.objectStore('seen').index('keys').getAll(k)]);
-            known.set(k, queued !== undefined || delivered.some((s) => s.at > at - window));
+            known.set(
+              k,
+              (await tx.objectStore('seen').index('keys').getAll(k)).some((s) => s.at > at - window),
+            );
           }),
         );
-        // Duplicates by id of a queued event are refused by the unique index as they are
-        // added; by content, when every key is known (or came earlier in this batch).
+        // Duplicates of a queued event are refused by the unique indexes (id, keys) as they
+        // are added; by content, when every key is known or came earlier in this batch.
         const inBatch = new Set<string>();
         const candidates: NewRecord[] = [];
         const results: EnqueueOutcome[] = records.map((r) => {
@@ -405,12 +408,12 @@ export function openStore(options: StoreOptions = {}): Store {
           if (!duplicate) candidates.push(r);
           return { id: r.id, ok: true, duplicate };
         });
-        const toRecord = (r: NewRecord): QueuedRecord =>
+        const toRecord = (r: NewRecord, keys = keyed(r) ? r.keys : undefined): QueuedRecord =>
           ({
             id: r.id,
             url: r.url,
             body: r.body,
-            ...(keyed(r) ? { keys: r.keys } : {}),
+            ...(keys?.length ? { keys } : {}),
             createdAt: at,
             nextAttemptAt: at,
             attempts: 0,
@@ -423,20 +426,40 @@ export function openStore(options: StoreOptions = {}): Store {
           }
         };
 
+        // Adds a record; false if it is a duplicate of a queued one. A batch (several keys)
+        // that shares only some of its events with queued ones is stored all the same (it
+        // cannot be trimmed), holding the keys no other record holds.
+        const add = async (r: NewRecord): Promise<boolean> => {
+          if (await addUnlessDuplicate(queue, toRecord(r))) return true;
+          if (!keyed(r) || r.keys.length < 2) return false; // its id, or its one key, is queued
+          if ((await queue.index('id').getKey(r.id)) !== undefined) return false;
+          const queued = await Promise.all(r.keys.map((k) => queue.index('keys').getKey(k)));
+          const fresh = r.keys.filter((k, i) => queued[i] === undefined && !known.get(k));
+          if (fresh.length === 0) return false;
+          return (await addUnlessDuplicate(queue, toRecord(r, fresh))) || addUnlessDuplicate(queue, toRecord(r, []));
+        };
+
         let droppedIds: string[] = [];
         if (counters.queued + candidates.length <= limits.maxQueueSize) {
           // Room for all (the usual case): add them all at once, one request each.
-          const added = await Promise.all(candidates.map((r) => addUnlessDuplicate(queue, toRecord(r))));
+          const added = await Promise.all(candidates.map(add));
           const duplicates = new Set(candidates.filter((_, j) => !added[j]).map((r) => r.id));
           mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
           counters.queued += candidates.length - duplicates.size;
           return { results, droppedIds };
         }
 
-        // Near full: find the duplicates of queued events first, so that the room left
-        // is spent on events really new.
-        const byId = await Promise.all(candidates.map((r) => queue.index('id').getKey(r.id)));
-        const queuedDuplicates = new Set(candidates.filter((_, j) => byId[j] !== undefined).map((r) => r.id));
+        // Near full: find the duplicates of queued events first, so that the room left is
+        // spent on events really new.
+        const [byId, byKeys] = await Promise.all([
+          Promise.all(candidates.map((r) => queue.index('id').getKey(r.id))),
+          Promise.all(candidates.map((r) => (keyed(r) ? Promise.all(r.keys.map((k) => queue.index('keys').getKey(k))) : []))),
+        ]);
+        const queuedDuplicates = new Set(
+          candidates
+            .filter((r, j) => byId[j] !== undefined || (keyed(r) && r.keys.every((k, n) => byKeys[j]![n] !== undefined || known.get(k))))
+            .map((r) => r.id),
+        );
         mark(queuedDuplicates, (id) => ({ id, ok: true, duplicate: true }));
         const fresh = candidates.filter((r) => !queuedDuplicates.has(r.id));
         let accepted = fresh;
@@ -465,8 +488,8 @@ export function openStore(options: StoreOptions = {}): Store {
             counters.dropped += droppedIds.length;
           }
         }
-        await Promise.all(accepted.map((r) => queue.add(toRecord(r))));
-        counters.queued += accepted.length;
+        const stored = await Promise.all(accepted.map(add));
+        counters.queued += stored.filter(Boolean).length;
         return { results, droppedIds };
       });
     },
