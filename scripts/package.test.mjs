@@ -206,6 +206,15 @@ test('README.md names every export of sw-outbox and sw-outbox/worker', () => {
   assert.deepEqual(missing, [], `README.md does not document: ${missing.join(', ')}`);
 });
 
+test('README.md shows the Optimizely snippets exactly as the tests run them', () => {
+  const readme = read('README.md');
+  const dir = 'e2e/optimizely/snippets';
+  const snippets = readdirSync(join(root, dir)).filter((f) => /^v\d.*\.ts$/.test(f));
+  assert.ok(snippets.length >= 4, `expected the v4, v5, v6 and v6-batch snippets in ${dir}`);
+  const missing = snippets.filter((f) => !readme.includes(read(`${dir}/${f}`).trim()));
+  assert.deepEqual(missing, [], `README.md does not show these snippets as written: ${missing.join(', ')}`);
+});
+
 /** Names re-exported by an entry file (`export { a, type B } from`, `export type { C } from`). */
 function exportedNames(/** @type {string} */ source) {
   const names = [];
