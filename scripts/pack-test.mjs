@@ -9,7 +9,9 @@
 //   4. a strict tsc (skipLibCheck: false) checks page and worker, with moduleResolution
 //      Bundler and NodeNext;
 //   5. headless Chromium: 10 events dispatched offline are all delivered, once, when the
-//      browser is back online, counted at a local collector.
+//      browser is back online, counted at a local collector;
+//   6. the same without the service worker API: the fallback (dist/fallback.js, copied by
+//      the app's Vite build) delivers 5 events dispatched offline.
 // Prints the packed size and the wall times; exits non-zero on any failure.
 // KEEP_PACK_TEST=1 keeps the temp folders.
 import { execFileSync } from 'node:child_process';
@@ -61,6 +63,7 @@ try {
     'dist/worker.js',
     'dist/sw.js',
     'dist/sw.js.map',
+    'dist/fallback.js',
     'dist/types/src/index.d.ts',
     'dist/types/worker/index.d.ts',
   ]) {
@@ -166,6 +169,41 @@ try {
   const stats = await page.evaluate(() => window.app.dispatcher.stats());
   if (stats.queued !== 0 || stats.delivered !== 10) throw new Error(`stats after delivery: ${JSON.stringify(stats)}`);
   step(`Chromium: 10 events dispatched offline, 10 delivered once each online (${seconds(t)})`);
+
+  // 6. The same app where no service worker runs (the API removed before the page runs):
+  //    the fallback's worker file, copied by the app's bundler, takes over.
+  t = performance.now();
+  const noSw = await browser.newContext();
+  await noSw.addInitScript(() => {
+    // @ts-expect-error removing the API, as some in-app browsers and private modes lack it
+    delete Navigator.prototype.serviceWorker;
+  });
+  const bare = await noSw.newPage();
+  await bare.goto(`${server.origin}/`);
+  await noSw.setOffline(true);
+  const bareStatuses = await bare.evaluate(
+    (url) =>
+      Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          // @ts-expect-error the app's page puts its dispatcher on window
+          window.app.dispatcher.dispatchEvent({ url, httpVerb: 'POST', params: { uuid: `no-sw-${i}`, n: i } }).then((r) => r.statusCode),
+        ),
+      ),
+    collector.url,
+  );
+  if (bareStatuses.some((/** @type {number} */ s) => s !== 202))
+    throw new Error(`no service worker: statuses while offline ${bareStatuses}`);
+  await noSw.setOffline(false);
+  const bareDeadline = Date.now() + 30_000;
+  const noSwDelivered = () => collector.delivered().filter((/** @type {string} */ b) => JSON.parse(b).uuid?.startsWith('no-sw-'));
+  while (noSwDelivered().length < 5 && Date.now() < bareDeadline) await bare.waitForTimeout(100);
+  await bare.waitForTimeout(300);
+  // @ts-expect-error the app's page puts its dispatcher on window
+  const bareStats = await bare.evaluate(() => window.app.dispatcher.stats());
+  if (noSwDelivered().length !== 5 || bareStats.mode !== 'page') {
+    throw new Error(`no service worker: ${noSwDelivered().length} of 5 delivered, stats ${JSON.stringify(bareStats)}`);
+  }
+  step(`Chromium without the service worker API: 5 events offline, delivered online by the fallback, mode "page" (${seconds(t)})`);
   console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
 } catch (error) {
   failed = true;

@@ -3,6 +3,7 @@
 import {
   createDispatcher,
   type DeadLetterDetail,
+  type DegradedDetail,
   type DeliveredDetail,
   type Dispatcher,
   type DispatcherOptions,
@@ -13,6 +14,7 @@ import {
   type OutboxEvent,
   type OutboxEventName,
   type OutboxEvents,
+  type OutboxMode,
   type RetryDetail,
   type Stats,
 } from 'sw-outbox';
@@ -94,7 +96,23 @@ dispatcher.on('dead-letter', (d) => expectType<Equal<typeof d, DeadLetterDetail>
 dispatcher.on('dropped', (d) => expectType<Equal<typeof d, DroppedDetail>>());
 dispatcher.on('stats', (d) => expectType<Equal<typeof d, Stats>>());
 expectType<Equal<OutboxEventName, keyof OutboxEvents>>();
-expectType<Equal<OutboxEventName, 'delivered' | 'retry' | 'dead-letter' | 'dropped' | 'stats'>>();
+dispatcher.on('degraded', (d) => expectType<Equal<typeof d, DegradedDetail>>());
+expectType<Equal<OutboxEventName, 'delivered' | 'retry' | 'dead-letter' | 'dropped' | 'stats' | 'degraded'>>();
+expectType<Equal<typeof stats.mode, OutboxMode>>();
+expectType<Equal<OutboxMode, 'service-worker' | 'page' | 'memory'>>();
+expectType<Equal<typeof stats.degraded, boolean>>();
+// The dispatcher's new options: rewrite, fallback (installOutbox options or false), registrationTimeoutMs.
+createDispatcher({
+  serviceWorker: '/sw.js',
+  rewrite: { 'https://logx.optimizely.com/v1/events': '/collect' },
+  fallback: { endpoints: ['https://logx.optimizely.com'], batching: 'optimizely', dedupeWindowMs: 0 },
+  registrationTimeoutMs: 5000,
+});
+createDispatcher({ serviceWorker: '/sw.js', fallback: false });
+// @ts-expect-error fallback is options or false, not true
+createDispatcher({ serviceWorker: '/sw.js', fallback: true });
+// @ts-expect-error batching is 'off' or 'optimizely'
+createDispatcher({ serviceWorker: '/sw.js', fallback: { batching: 'segment' } });
 // @ts-expect-error unknown event name
 dispatcher.on('sent', () => {});
 // @ts-expect-error the handler of 'delivered' gets DeliveredDetail, not Stats

@@ -38,8 +38,9 @@ expectType<Equal<ReturnType<typeof optionsFromQuery>, OutboxOptions>>();
 installOutbox({ endpoints: 'https://logx.optimizely.com' });
 // @ts-expect-error overflow is 'drop-oldest' or 'reject-new'
 installOutbox({ overflow: 'drop-newest' });
-// @ts-expect-error batching 'optimizely' is not in this version
-installOutbox({ batching: 'optimizely' });
+installOutbox({ batching: 'optimizely', batchMaxVisitors: 50, batchMaxBytes: 65_536, dedupeWindowMs: 3_600_000 });
+// @ts-expect-error batching is 'off' or 'optimizely'
+installOutbox({ batching: 'segment' });
 // @ts-expect-error credentials is a RequestCredentials
 installOutbox({ credentials: 'always' });
 // @ts-expect-error backoff is an object

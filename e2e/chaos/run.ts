@@ -352,7 +352,8 @@ export async function runChaos(input: ChaosInput): Promise<ChaosReport> {
     inFlightAtOffline,
     answeredJustBefore,
     ambiguousAnswers,
-    duplicateBound: inFlightAtKills + inFlightAtOffline + ambiguousAnswers,
+    // An answer the worker had read but not yet committed when it was killed is sent again too.
+    duplicateBound: inFlightAtKills + inFlightAtOffline + ambiguousAnswers + answeredJustBefore,
     unexplainedDuplicates,
     finalStats,
     crashes,
@@ -385,7 +386,7 @@ export function detailLines(r: ChaosReport): string[] {
       .sort()
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    `duplicate bound: ${r.duplicateBound} (in flight at kills ${r.inFlightAtKills} + at offline switches ${r.inFlightAtOffline} + hang/reset/timed-out answers ${r.ambiguousAnswers}); 2xx answered < 1 s before a kill or offline switch: ${r.answeredJustBefore}`,
+    `duplicate bound: ${r.duplicateBound} (in flight at kills ${r.inFlightAtKills} + at offline switches ${r.inFlightAtOffline} + hang/reset/timed-out answers ${r.ambiguousAnswers} + 2xx answered < 1 s before a kill or offline switch ${r.answeredJustBefore})`,
     `unexplained duplicates: ${r.unexplainedDuplicates.length} (a duplicate is explained when its earlier 2xx was cut off, or a kill or offline switch came while it was open or < 1 s after its answer)`,
     ...(r.refused ? [`refused codes: ${JSON.stringify(r.refusedCodes)}`] : []),
     ...(r.lost ? [`lost ids: ${r.lostIds.slice(0, 20).join(' ')}${r.lost > 20 ? ' …' : ''}`] : []),

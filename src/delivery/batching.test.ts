@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split } from './batching.js';
+import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split, visitorsSpan } from './batching.js';
 
 const URL_ = 'https://logx.optimizely.com/v1/events';
 
@@ -113,5 +113,42 @@ describe('groupForBatching', () => {
       [4, 5],
     ]);
     expect(split([1])).toEqual([[1], []]);
+  });
+});
+
+describe('visitorsSpan (read as text)', () => {
+  it('finds the top-level visitors array and counts its elements, whatever the strings hold', () => {
+    const tricky = {
+      note: 'a "visitors":[1,2] in a string, brackets ] } [ { and an escaped quote \\" and \\\\',
+      nested: { visitors: [9, 9, 9] },
+      visitors: [{ v: '],[' }, { v: 'x' }, [1, [2]]],
+      after: ['}'],
+    };
+    const body = JSON.stringify(tricky);
+    const span = visitorsSpan(body)!;
+    expect(span).toBeDefined();
+    expect(JSON.parse(body.slice(span.start, span.end))).toEqual(tricky.visitors);
+    expect(span.count).toBe(3);
+    expect(visitorsSpan(JSON.stringify({ visitors: [] }))).toMatchObject({ count: 0 });
+    expect(visitorsSpan(JSON.stringify({ nested: { visitors: [1] } }))).toBeUndefined();
+    expect(visitorsSpan(JSON.stringify({ visitors: 'no' }))).toBeUndefined();
+    expect(visitorsSpan('[1,2]')).toBeUndefined();
+  });
+
+  it('a merged body equals the first body with every visitor concatenated, for random bodies', () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const text = () =>
+      Array.from({ length: Math.floor(random() * 12) }, () => String.fromCharCode(32 + Math.floor(random() * 95))).join('');
+    const context = { account_id: '1', project_id: '2', revision: '42', note: text() };
+    const records = Array.from({ length: 30 }, (_, i) => {
+      const visitors = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({ id: text(), tags: { t: text(), n: random() } }));
+      return { id: String(i), url: URL_, body: JSON.stringify({ ...context, visitors, tail: [text()] }), visitors };
+    });
+    // Same context only when the tail matches: give them all the same tail.
+    for (const r of records) r.body = JSON.stringify({ ...context, visitors: r.visitors, tail: ['same'] });
+    const units = groupForBatching(records, { maxVisitors: 1000, maxBytes: 1 << 24 });
+    expect(units).toHaveLength(1);
+    expect(units[0]!.body).toBe(JSON.stringify({ ...context, visitors: records.flatMap((r) => r.visitors), tail: ['same'] }));
   });
 });

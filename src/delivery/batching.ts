@@ -91,45 +91,107 @@ interface Batchable {
 export function groupForBatching<R extends Batchable>(records: readonly R[], limits: BatchLimits): Unit<R>[] {
   interface Open {
     unit: Unit<R>;
-    head: OptimizelyBody;
-    visitors: unknown[];
+    span: VisitorsSpan;
+    /** Each record's visitors, as text without the brackets. */
+    parts: string[];
+    visitors: number;
     bytes: number;
   }
   const units: (Unit<R> | Open)[] = [];
   const open = new Map<string, Open>();
   for (const record of records) {
-    const parsed = parseOptimizely(record.body);
-    if (!parsed) {
+    // Read as text (no parse: a page of hundreds of bodies would be as many object graphs).
+    const span = visitorsSpan(record.body);
+    if (!span) {
       units.push({ records: [record], url: record.url, body: record.body });
       continue;
     }
-    const { visitors, ...context } = parsed;
-    const contextKey = `${record.url}\n${JSON.stringify(context)}`;
-    // What this event adds to a merged body: its visitors, without the brackets, and a comma.
-    const added = utf8Bytes(JSON.stringify(visitors)) - 2 + 1;
+    const contextKey = `${record.url}\n${record.body.slice(0, span.start)}\n${record.body.slice(span.end)}`;
+    const inner = record.body.slice(span.start + 1, span.end - 1);
+    // What this event adds to a merged body: its visitors and a comma.
+    const added = utf8Bytes(inner) + 1;
     const current = open.get(contextKey);
-    if (current && current.visitors.length + visitors.length <= limits.maxVisitors && current.bytes + added <= limits.maxBytes) {
+    if (current && current.visitors + span.count <= limits.maxVisitors && current.bytes + added <= limits.maxBytes) {
       current.unit.records.push(record);
-      current.visitors.push(...visitors);
+      current.parts.push(inner);
+      current.visitors += span.count;
       current.bytes += added;
       continue;
     }
     const fresh: Open = {
       unit: { records: [record], url: record.url, body: record.body },
-      head: parsed,
-      visitors: [...visitors],
+      span,
+      parts: [inner],
+      visitors: span.count,
       bytes: utf8Bytes(record.body),
     };
     open.set(contextKey, fresh);
     units.push(fresh);
   }
   return units.map((u) => {
-    if (!('head' in u)) return u;
-    // One record: its own body, byte for byte. Several: the first one's fields, in
-    // their order, with the concatenated visitors.
-    if (u.unit.records.length > 1) u.unit.body = JSON.stringify({ ...u.head, visitors: u.visitors });
+    if (!('span' in u)) return u;
+    // One record: its own body, byte for byte. Several: the first one's text around its
+    // visitors (its fields, in their order), with every record's visitors, in order.
+    if (u.unit.records.length > 1) {
+      const head = u.unit.body;
+      u.unit.body = `${head.slice(0, u.span.start)}[${u.parts.filter((p) => p !== '').join(',')}]${head.slice(u.span.end)}`;
+    }
     return u.unit;
   });
+}
+
+interface VisitorsSpan {
+  /** `body.slice(start, end)` is the top-level `visitors` array, brackets included. */
+  start: number;
+  end: number;
+  /** Its elements. */
+  count: number;
+}
+
+/**
+ * Where the top-level `"visitors":[...]` of a JSON object body is, read as text (as
+ * `JSON.stringify` writes it: no white space around the colon), or undefined.
+ */
+export function visitorsSpan(body: string): VisitorsSpan | undefined {
+  if (body.charCodeAt(0) !== 0x7b /* { */) return undefined;
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const from = i;
+      i = stringEnd(body, i);
+      if (depth === 1 && body.startsWith(':[', i + 1) && body.slice(from + 1, i) === 'visitors') return arraySpan(body, i + 2);
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return undefined;
+}
+
+function arraySpan(body: string, start: number): VisitorsSpan | undefined {
+  let depth = 0;
+  let commas = 0;
+  for (let i = start; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 0x22) i = stringEnd(body, i);
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 0) {
+        const empty = body.slice(start + 1, i).trim() === '';
+        return { start, end: i + 1, count: empty ? 0 : commas + 1 };
+      }
+    } else if (c === 0x2c && depth === 1) commas++;
+  }
+  return undefined;
+}
+
+/** The index of the quote that closes the string opening at `i`. */
+function stringEnd(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x5c /* \\ */) j++;
+    else if (c === 0x22) return j;
+  }
+  return text.length;
 }
 
 function utf8Bytes(text: string): number {

@@ -77,7 +77,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     batch: opts.batching === 'optimizely' ? { maxVisitors: opts.batchMaxVisitors, maxBytes: opts.batchMaxBytes } : undefined,
     pageSize:
       opts.batching === 'optimizely'
-        ? Math.min(1000, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
+        ? // Three batches a page: enough to keep requests in flight, few records held at once.
+          Math.min(1000, Math.max(50, opts.batchMaxVisitors * 3))
         : Math.max(50, opts.concurrency * 16),
     now: Date.now,
     random: Math.random,

@@ -233,6 +233,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // Resolves to a function giving the newest worker that can take messages (an
   // installing one can: first visit).
   async function findWorker(): Promise<() => ServiceWorker | null | undefined> {
+    if (!container) throw Error('no service worker API');
     let r = sw as ServiceWorkerRegistration | undefined;
     if (typeof sw === 'string' || sw instanceof URL) {
       r = await new Workbox(String(sw), { scope }).register({ immediate: true });
