@@ -64,9 +64,10 @@ test(`chaos (${form}, seed ${seed}): three tabs, worker kills, offline spans, a 
   // kill or an offline switch came while that request was open or before its outcome was
   // committed (< 1 s after its answer).
   expect(report.unexplainedDuplicates, 'duplicates with no kill, offline switch or cut answer to explain them').toEqual([]);
-  expect(report.duplicates, 'duplicates beyond what was open, or answered and not yet committed, at kills and offline switches').toBeLessThanOrEqual(
-    report.duplicateBound,
-  );
+  expect(
+    report.duplicates,
+    'duplicates beyond what was open, or answered and not yet committed, at kills and offline switches',
+  ).toBeLessThanOrEqual(report.duplicateBound);
   // Nothing stays queued, nothing was dead-lettered: the mix has no permanent status.
   expect(report.finalStats).toMatchObject({ queued: 0, deadLettered: 0 });
 });
