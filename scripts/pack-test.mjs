@@ -232,9 +232,11 @@ function writeApp(dir) {
     'src/main.ts': `import { createDispatcher, OutboxError, type Dispatcher, type Stats } from 'sw-outbox';
 import { Workbox } from 'workbox-window';
 
-const wb = new Workbox('/sw.js');
-const dispatcher: Dispatcher = createDispatcher({ serviceWorker: wb });
-void wb.register();
+// workbox-window's constructor needs the service worker API: without it, give the URL
+// (the dispatcher then runs its fallback).
+const wb = 'serviceWorker' in navigator ? new Workbox('/sw.js') : undefined;
+const dispatcher: Dispatcher = createDispatcher({ serviceWorker: wb ?? '/sw.js' });
+void wb?.register();
 dispatcher.on('delivered', ({ ids, status }) => console.log('delivered', ids.length, status));
 export async function report(): Promise<Stats | string> {
   try {
