@@ -180,11 +180,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       for (let attempt = 1; attempt <= o.maxPostAttempts; attempt++) {
         try {
           const rid = ++lastRid;
-          (target() as Worker).postMessage({ ...message, rid });
-          // The answer comes back as a ReplyEnvelope to this page (see onMessage).
-          return await timeout(new Promise<WorkerReply>((resolve) => replies.set(rid, resolve)), o.ackTimeoutMs).finally(() =>
-            replies.delete(rid),
-          );
+          const worker = target() as ServiceWorker;
+          worker.postMessage({ ...message, rid });
+          // The answer comes back as a ReplyEnvelope to this page (see onMessage); a worker
+          // still installing may instead fail its install (then no answer would come).
+          return await timeout(
+            new Promise<WorkerReply>((resolve, reject) => {
+              replies.set(rid, resolve);
+              if (worker.state === 'installing') {
+                worker.addEventListener('statechange', () => worker.state === 'redundant' && reject(Error('the worker failed to install')));
+              }
+            }),
+            o.ackTimeoutMs,
+          ).finally(() => replies.delete(rid));
         } catch (e) {
           error = e;
           await new Promise((r) => setTimeout(r, 100 * attempt));
