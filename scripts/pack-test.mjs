@@ -11,7 +11,9 @@
 //   5. headless Chromium: 10 events dispatched offline are all delivered, once, when the
 //      browser is back online, counted at a local collector;
 //   6. the same without the service worker API: the fallback (dist/fallback.js, copied by
-//      the app's Vite build) delivers 5 events dispatched offline.
+//      the app's Vite build) delivers 5 events dispatched offline;
+//   7. the real Optimizely SDK v6 and v5 (installed in the app) with the dispatcher: the
+//      collector gets their bodies byte for byte, each once; every answer is 202.
 // Prints the packed size and the wall times; exits non-zero on any failure.
 // KEEP_PACK_TEST=1 keeps the temp folders.
 import { execFileSync } from 'node:child_process';
@@ -94,6 +96,8 @@ try {
       'workbox-window@^7.4',
       'workbox-precaching@^7.4',
       'workbox-build@^7.4',
+      '@optimizely/optimizely-sdk@6.6.1',
+      'optimizely-sdk-v5@npm:@optimizely/optimizely-sdk@5.3.5',
     ],
     app,
   );
@@ -204,6 +208,34 @@ try {
     throw new Error(`no service worker: ${noSwDelivered().length} of 5 delivered, stats ${JSON.stringify(bareStats)}`);
   }
   step(`Chromium without the service worker API: 5 events offline, delivered online by the fallback, mode "page" (${seconds(t)})`);
+
+  // 7. The real Optimizely SDK v6 and v5 in the same app: the collector gets exactly the
+  //    bodies the SDKs handed over, each once; every answer is 202.
+  t = performance.now();
+  const sdkPage = await context.newPage();
+  const before = new Set(collector.delivered());
+  await sdkPage.goto(`${server.origin}/optimizely.html?collector=${encodeURIComponent(collector.url)}`);
+  await sdkPage.waitForFunction(() => 'optimizely' in window);
+  // @ts-expect-error the page puts its harness on window
+  const handed = await sdkPage.evaluate(() => window.optimizely.run(['ana', 'bo', 'chi-ü']));
+  if (handed < 12) throw new Error(`the SDKs handed over ${handed} events, expected 12 (2 decides and 2 tracks × 3 users)`);
+  const sdkDeadline = Date.now() + 30_000;
+  const fresh = () => collector.delivered().filter((/** @type {string} */ b) => !before.has(b));
+  while (fresh().length < handed && Date.now() < sdkDeadline) await sdkPage.waitForTimeout(100);
+  await sdkPage.waitForTimeout(500);
+  // @ts-expect-error the page puts its harness on window
+  const { bodies, answers } = await sdkPage.evaluate(() => ({ bodies: window.optimizely.bodies, answers: window.optimizely.answers }));
+  const got = fresh().sort();
+  const want = [...bodies].sort();
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    throw new Error(`Optimizely: the collector got ${got.length} bodies, the SDKs handed over ${want.length}; they differ`);
+  }
+  const wrong = answers.filter((/** @type {Record<string, {statusCode: number}>} */ a) => Object.values(a)[0]?.statusCode !== 202);
+  const callbacks = answers.filter((/** @type {object} */ a) => 'callback' in a).length;
+  if (wrong.length || callbacks !== 6 || answers.length !== want.length) {
+    throw new Error(`Optimizely answers: ${JSON.stringify(answers)}`);
+  }
+  step(`Chromium, real SDK v6 and v5: ${want.length} bodies delivered byte for byte, each once; every answer 202 (v5 callbacks, v6 promises) (${seconds(t)})`);
   console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
 } catch (error) {
   failed = true;
@@ -247,6 +279,55 @@ export async function report(): Promise<Stats | string> {
 }
 (window as unknown as { app: { dispatcher: Dispatcher } }).app = { dispatcher };
 `,
+    'optimizely.html': `<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8" /><title>consumer, Optimizely</title></head>
+  <body><h1>The real Optimizely SDKs through sw-outbox</h1><script type="module" src="/src/optimizely.ts"></script></body>
+</html>
+`,
+    'src/datafile.ts': readFileSync(join(root, 'e2e/optimizely/datafile.ts'), 'utf8'),
+    'src/optimizely.ts': `// SDK v6 (forwarding processor) and v5, each with sw-outbox as its eventDispatcher;
+// every body the SDK hands over is recorded, with every answer it gets.
+import * as v6 from '@optimizely/optimizely-sdk';
+import * as v5 from 'optimizely-sdk-v5';
+import { createDispatcher } from 'sw-outbox';
+import { Workbox } from 'workbox-window';
+import { datafile } from './datafile';
+
+const collector = new URLSearchParams(location.search).get('collector')!;
+const wb = new Workbox('/sw.js');
+void wb.register();
+const dispatcher = createDispatcher({ serviceWorker: wb, rewrite: { 'https://logx.optimizely.com/v1/events': collector } });
+const bodies: string[] = [];
+const answers: unknown[] = [];
+const recorded = {
+  dispatchEvent(event: { url: string; httpVerb: string; params: unknown }, callback?: (r: { statusCode: number }) => void) {
+    bodies.push(JSON.stringify(event.params));
+    const promise = dispatcher.dispatchEvent(event, callback && ((r) => { answers.push({ callback: r }); callback(r); }));
+    if (!callback) void promise.then((r) => answers.push({ promise: r }));
+    return promise;
+  },
+};
+
+async function run(users: string[]) {
+  const six = v6.createInstance({
+    projectConfigManager: v6.createStaticProjectConfigManager({ datafile }),
+    eventProcessor: v6.createForwardingEventProcessor(recorded as never),
+    logger: v6.createLogger({ level: v6.ERROR }),
+  });
+  await six.onReady({ timeout: 5000 });
+  const five = v5.createInstance({ datafile, eventDispatcher: recorded as never, eventBatchSize: 1, odpOptions: { disabled: true }, logLevel: 'error' })!;
+  await five.onReady({ timeout: 5000 });
+  for (const user of users) {
+    six.createUserContext(user).decide('checkout_flow');
+    six.createUserContext(user).trackEvent('purchase');
+    five.createUserContext(user)?.decide('checkout_flow');
+    five.track('purchase', user);
+  }
+  return bodies.length;
+}
+(window as unknown as { optimizely: unknown }).optimizely = { run, bodies, answers };
+`,
     'src/sw.ts': `import { installOutbox, SYNC_TAG, type OutboxOptions } from 'sw-outbox/worker';
 import { cleanupOutdatedCaches, precacheAndRoute } from 'workbox-precaching';
 
@@ -273,7 +354,7 @@ import { build } from 'vite';
 import { injectManifest } from 'workbox-build';
 
 const collector = process.argv[2];
-await build({ logLevel: 'warn' });
+await build({ logLevel: 'warn', build: { rollupOptions: { input: ['index.html', 'optimizely.html'] } } });
 await build({
   logLevel: 'warn',
   publicDir: false,
