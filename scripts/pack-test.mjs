@@ -235,7 +235,9 @@ try {
   if (wrong.length || callbacks !== 6 || answers.length !== want.length) {
     throw new Error(`Optimizely answers: ${JSON.stringify(answers)}`);
   }
-  step(`Chromium, real SDK v6 and v5: ${want.length} bodies delivered byte for byte, each once; every answer 202 (v5 callbacks, v6 promises) (${seconds(t)})`);
+  step(
+    `Chromium, real SDK v6 and v5: ${want.length} bodies delivered byte for byte, each once; every answer 202 (v5 callbacks, v6 promises) (${seconds(t)})`,
+  );
   console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
 } catch (error) {
   failed = true;
