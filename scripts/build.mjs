@@ -26,37 +26,34 @@ const blanked = code.replace(/\/\* @vite-ignore \*\/(?=\s*"\.\/fallback\.js")/, 
 if (blanked === code) throw new Error('build: the fallback URL in dist/index.js was not found');
 writeFileSync(entry, blanked);
 
-// 2. The ready-made worker: one classic script (module service workers are not
-//    everywhere yet), dependencies inlined, minified.
-await build({
-  ...quiet,
-  root,
-  configFile: false,
-  build: {
-    outDir: out,
-    emptyOutDir: false,
-    sourcemap: true,
-    target: 'es2020',
-    minify: true,
-    lib: { entry: resolve(root, 'worker/sw.ts'), formats: ['iife'], name: 'swOutbox', fileName: () => 'sw.js' },
-  },
-});
+/**
+ * One classic worker script (module workers are not everywhere yet), dependencies
+ * inlined, minified, with its source map.
+ * @param {string} entry
+ * @param {string} name
+ * @param {string} file
+ */
+const buildClassicWorker = (entry, name, file) =>
+  build({
+    ...quiet,
+    root,
+    configFile: false,
+    build: {
+      outDir: out,
+      emptyOutDir: false,
+      sourcemap: true,
+      target: 'es2020',
+      minify: true,
+      lib: { entry: resolve(root, entry), formats: ['iife'], name, fileName: () => file },
+    },
+  });
+
+// 2. The ready-made service worker.
+await buildClassicWorker('worker/sw.ts', 'swOutbox', 'sw.js');
 
 // 3. The no-service-worker fallback: a dedicated worker script, self-contained, that
 //    dist/index.js loads with `new Worker(new URL('./fallback.js', import.meta.url))`.
-await build({
-  ...quiet,
-  root,
-  configFile: false,
-  build: {
-    outDir: out,
-    emptyOutDir: false,
-    sourcemap: true,
-    target: 'es2020',
-    minify: true,
-    lib: { entry: resolve(root, 'worker/fallback.ts'), formats: ['iife'], name: 'swOutboxFallback', fileName: () => 'fallback.js' },
-  },
-});
+await buildClassicWorker('worker/fallback.ts', 'swOutboxFallback', 'fallback.js');
 
 // 4. Declarations, from both programs (page/DOM and worker/WebWorker).
 const tsc = resolve(root, 'node_modules/typescript/bin/tsc');

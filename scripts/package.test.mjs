@@ -63,19 +63,7 @@ function aliases() {
  * @param {import('vite').Plugin[]} [plugins]
  */
 async function bundle(name, source, plugins = []) {
-  const entry = join(scratch, `${name}.js`);
-  writeFileSync(entry, source);
-  const result = await build({
-    logLevel: 'silent',
-    configFile: false,
-    root: scratch,
-    plugins,
-    resolve: { alias: aliases() },
-    build: { write: false, minify: true, target: 'es2022', modulePreload: false, rollupOptions: { input: entry } },
-  });
-  const outputs = Array.isArray(result) ? result : [result];
-  const chunks = outputs.flatMap((o) => ('output' in o ? o.output : [])).filter((o) => o.type === 'chunk');
-  return chunks.map((c) => c.code).join('\n');
+  return (await bundleWithAssets(name, source, plugins)).code;
 }
 
 /**
@@ -83,14 +71,16 @@ async function bundle(name, source, plugins = []) {
  * copied as assets (the fallback's dedicated worker, loaded only where no service worker runs).
  * @param {string} name
  * @param {string} source
+ * @param {import('vite').Plugin[]} [plugins]
  */
-async function bundleWithAssets(name, source) {
+async function bundleWithAssets(name, source, plugins = []) {
   const entry = join(scratch, `${name}.js`);
   writeFileSync(entry, source);
   const result = await build({
     logLevel: 'silent',
     configFile: false,
     root: scratch,
+    plugins,
     resolve: { alias: aliases() },
     build: { write: false, minify: true, target: 'es2022', modulePreload: false, rollupOptions: { input: entry } },
   });
