@@ -21,10 +21,10 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /**
  * Page entry (`createDispatcher` and everything it pulls in: workbox-window's `Workbox`,
  * 2,199 B of it; not the fallback's worker file), minified and gzipped (level 9).
- * Measured 5,103 B on 2026-11-26. The goal of issue 5 is 4,096 B: not met while the
+ * Measured 5,203 B on 2026-11-26 (after sharing toJson and rewriteUrl with the tested code). The goal of issue 5 is 4,096 B: not met while the
  * registration goes through workbox-window. Lower it as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 5160;
+const PAGE_BUDGET_GZIP_BYTES = 5248;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

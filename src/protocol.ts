@@ -7,6 +7,8 @@
 // error, never a crash.
 
 export const PROTOCOL_VERSION = 1;
+/** Most events one enqueue message may carry. */
+export const MAX_EVENTS_PER_MESSAGE = 1000;
 export const MESSAGE_PREFIX = 'sw-outbox/';
 /** The Web Lock held while a flusher pass runs (by a service worker, or a page without one). */
 export const FLUSH_LOCK = 'sw-outbox:flush';

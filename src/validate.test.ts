@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OutboxError, type OutboxErrorCode } from './errors.js';
-import { DEFAULT_MAX_BODY_BYTES, isAllowedEndpoint, parseHttpUrl, serializeParams, utf8Length, validateEvent } from './validate.js';
+import { checkBodySize, checkVerb, isAllowedEndpoint, parseHttpUrl, toJson, utf8Length } from './validate.js';
 
 /** Runs `fn`, expecting an OutboxError with `code` whose message mentions every `needle`. */
 function expectOutboxError(fn: () => unknown, code: OutboxErrorCode, ...needles: string[]): OutboxError {
@@ -112,7 +112,7 @@ describe('isAllowedEndpoint', () => {
   });
 });
 
-describe('serializeParams', () => {
+describe('toJson (the page serialises each event once)', () => {
   it('is byte-identical to JSON.stringify for a nested object with unicode', () => {
     const params = {
       account_id: '12345',
@@ -134,7 +134,7 @@ describe('serializeParams', () => {
       skipped: undefined,
       empty: {},
     };
-    const body = serializeParams(params, DEFAULT_MAX_BODY_BYTES);
+    const body = toJson(params);
     expect(body).toBe(JSON.stringify(params));
     // And it round-trips (undefined members dropped, like JSON.stringify).
     expect(JSON.parse(body)).not.toHaveProperty('skipped');
@@ -143,35 +143,30 @@ describe('serializeParams', () => {
 
   it('accepts arrays, also byte-identical', () => {
     const params = [1, 'two', { three: [3] }];
-    expect(serializeParams(params, 1000)).toBe('[1,"two",{"three":[3]}]');
+    expect(toJson(params)).toBe('[1,"two",{"three":[3]}]');
   });
 
   it('refuses a circular structure with invalid-params naming the field', () => {
     const a: Record<string, unknown> = { x: 1 };
     a.self = a;
-    const error = expectOutboxError(() => serializeParams(a, DEFAULT_MAX_BODY_BYTES, 'event.params'), 'invalid-params', 'event.params');
+    const error = expectOutboxError(() => toJson(a, 'event.params'), 'invalid-params', 'event.params');
     expect(error.cause).toBeInstanceOf(TypeError);
   });
 
   it('refuses a BigInt with invalid-params', () => {
-    expectOutboxError(() => serializeParams({ n: 10n }, DEFAULT_MAX_BODY_BYTES), 'invalid-params', 'params');
+    expectOutboxError(() => toJson({ n: 10n }), 'invalid-params', 'params');
   });
 
   it('refuses a function value naming the key', () => {
-    expectOutboxError(
-      () => serializeParams({ ok: 1, callback: () => 1 }, DEFAULT_MAX_BODY_BYTES),
-      'invalid-params',
-      'callback',
-      'a function',
-    );
+    expectOutboxError(() => toJson({ ok: 1, callback: () => 1 }), 'invalid-params', 'callback', 'a function');
   });
 
   it('refuses a symbol value naming the key', () => {
-    expectOutboxError(() => serializeParams({ tag: Symbol('x') }, DEFAULT_MAX_BODY_BYTES), 'invalid-params', 'tag', 'a symbol');
+    expectOutboxError(() => toJson({ tag: Symbol('x') }), 'invalid-params', 'tag', 'a symbol');
   });
 
   it('refuses a function inside an array (JSON would turn it into null)', () => {
-    expectOutboxError(() => serializeParams({ list: [1, () => 2] }, DEFAULT_MAX_BODY_BYTES), 'invalid-params', 'a function');
+    expectOutboxError(() => toJson({ list: [1, () => 2] }), 'invalid-params', 'a function');
   });
 
   it.each([
@@ -182,38 +177,46 @@ describe('serializeParams', () => {
     ['a boolean', true, 'true'],
     ['a function', () => 1, 'a function'],
   ])('refuses %s (not an object) with invalid-params', (_label, value, shown) => {
-    expectOutboxError(() => serializeParams(value, DEFAULT_MAX_BODY_BYTES, 'event.params'), 'invalid-params', 'event.params', shown);
+    expectOutboxError(() => toJson(value, 'event.params'), 'invalid-params', 'event.params', shown);
   });
+});
+
+describe('checkBodySize (the worker checks each body in UTF-8 bytes)', () => {
+  const sized = (params: unknown, max: number, what = 'params') => {
+    const body = JSON.stringify(params);
+    checkBodySize(body, max, what);
+    return body;
+  };
 
   it('accepts a body exactly at the limit and refuses one byte over (ASCII)', () => {
     const params = { s: 'a'.repeat(10) }; // {"s":"aaaaaaaaaa"} = 18 bytes
     expect(JSON.stringify(params)).toHaveLength(18);
-    expect(serializeParams(params, 18)).toBe('{"s":"aaaaaaaaaa"}');
-    expectOutboxError(() => serializeParams(params, 17), 'body-too-large', 'params', '18 bytes', '17');
+    expect(sized(params, 18)).toBe('{"s":"aaaaaaaaaa"}');
+    expectOutboxError(() => sized(params, 17), 'body-too-large', 'params', '18 bytes', '17');
   });
 
   it('counts multibyte characters as UTF-8 bytes, not UTF-16 units', () => {
     const params = { s: 'é'.repeat(10) }; // 18 UTF-16 units, 28 UTF-8 bytes
     expect(JSON.stringify(params)).toHaveLength(18);
-    expectOutboxError(() => serializeParams(params, 20, 'event.params'), 'body-too-large', 'event.params', '28 bytes', '20');
-    expectOutboxError(() => serializeParams(params, 27), 'body-too-large', '28 bytes');
-    expect(serializeParams(params, 28)).toBe(JSON.stringify(params));
+    expectOutboxError(() => sized(params, 20, 'event.params'), 'body-too-large', 'event.params', '28 bytes', '20');
+    expectOutboxError(() => sized(params, 27), 'body-too-large', '28 bytes');
+    expect(sized(params, 28)).toBe(JSON.stringify(params));
   });
 
   it('counts astral characters (surrogate pairs) as 4 bytes', () => {
     const params = { e: '😀😀' }; // {"e":""} = 8 bytes + 2 × 4
-    expect(serializeParams(params, 16)).toBe(JSON.stringify(params));
-    expectOutboxError(() => serializeParams(params, 15), 'body-too-large', '16 bytes');
+    expect(sized(params, 16)).toBe(JSON.stringify(params));
+    expectOutboxError(() => sized(params, 15), 'body-too-large', '16 bytes');
   });
 
   it('counts multibyte bytes for large bodies too (TextEncoder path)', () => {
     const params = { s: '中'.repeat(2000) }; // 3 bytes each
     const bytes = 8 + 6000;
     expect(new TextEncoder().encode(JSON.stringify(params)).length).toBe(bytes);
-    expect(serializeParams(params, bytes)).toBe(JSON.stringify(params));
-    expectOutboxError(() => serializeParams(params, bytes - 1), 'body-too-large', `${bytes} bytes`);
+    expect(sized(params, bytes)).toBe(JSON.stringify(params));
+    expectOutboxError(() => sized(params, bytes - 1), 'body-too-large', `${bytes} bytes`);
     // The UTF-16 length (2008) is far under the limit: the limit really is in bytes.
-    expectOutboxError(() => serializeParams(params, 3000), 'body-too-large');
+    expectOutboxError(() => sized(params, 3000), 'body-too-large');
   });
 });
 
@@ -232,49 +235,19 @@ describe('utf8Length', () => {
   });
 });
 
-describe('validateEvent', () => {
-  const url = 'https://logx.optimizely.com/v1/events';
-  const params = { account_id: '1', visitors: [{ visitor_id: 'v' }] };
-
-  it('returns the normalised URL and the JSON body', () => {
-    expect(validateEvent({ url, httpVerb: 'POST', params }, 1000)).toEqual({ url, body: JSON.stringify(params) });
-    expect(validateEvent({ url: 'HTTPS://LOGX.optimizely.com/v1/events', httpVerb: 'POST', params }, 1000).url).toBe(url);
-  });
-
-  it.each([
-    ['undefined', undefined],
-    ['null', null],
-    ['a string', 'https://a.example'],
-    ['an array', [url, 'POST', params]],
-  ])('refuses %s as the event with invalid-event', (_label, event) => {
-    expectOutboxError(() => validateEvent(event, 1000), 'invalid-event', 'event');
-  });
-
+describe('checkVerb (an Optimizely event may only POST)', () => {
   it('refuses GET with invalid-verb naming httpVerb', () => {
-    expectOutboxError(() => validateEvent({ url, httpVerb: 'GET', params }, 1000), 'invalid-verb', 'event.httpVerb', '"GET"');
+    expectOutboxError(() => checkVerb('GET'), 'invalid-verb', 'event.httpVerb', '"GET"');
   });
 
   it('refuses a non-string verb', () => {
-    expectOutboxError(() => validateEvent({ url, httpVerb: 1, params }, 1000), 'invalid-verb', 'event.httpVerb');
-    expectOutboxError(() => validateEvent({ url, httpVerb: null, params }, 1000), 'invalid-verb', 'event.httpVerb');
+    expectOutboxError(() => checkVerb(1), 'invalid-verb', 'event.httpVerb');
+    expectOutboxError(() => checkVerb(null), 'invalid-verb', 'event.httpVerb');
   });
 
   it('allows an undefined verb and a lowercase "post"', () => {
-    expect(validateEvent({ url, params }, 1000).body).toBe(JSON.stringify(params));
-    expect(validateEvent({ url, httpVerb: 'post', params }, 1000).body).toBe(JSON.stringify(params));
-  });
-
-  it('refuses a bad URL with invalid-url naming event.url', () => {
-    expectOutboxError(() => validateEvent({ url: '/v1/events', httpVerb: 'POST', params }, 1000), 'invalid-url', 'event.url');
-    expectOutboxError(() => validateEvent({ httpVerb: 'POST', params }, 1000), 'invalid-url', 'event.url');
-  });
-
-  it('refuses bad params naming event.params', () => {
-    expectOutboxError(() => validateEvent({ url, httpVerb: 'POST' }, 1000), 'invalid-params', 'event.params');
-    expectOutboxError(() => validateEvent({ url, httpVerb: 'POST', params: 'x' }, 1000), 'invalid-params', 'event.params');
-  });
-
-  it('refuses a body over the limit naming event.params', () => {
-    expectOutboxError(() => validateEvent({ url, httpVerb: 'POST', params: { s: 'x'.repeat(100) } }, 50), 'body-too-large', 'event.params');
+    expect(() => checkVerb(undefined)).not.toThrow();
+    expect(() => checkVerb('post')).not.toThrow();
+    expect(() => checkVerb('POST')).not.toThrow();
   });
 });

@@ -61,21 +61,33 @@ export function utf8Length(text: string): number {
  * `JSON.stringify(params)`, refusing what JSON would silently lose or cannot encode:
  * functions and symbols (dropped by JSON), BigInt and cycles (thrown by JSON).
  * `undefined` members are dropped exactly as JSON.stringify drops them, as the
- * Optimizely SDK's own dispatcher does.
+ * Optimizely SDK's own dispatcher does. On the page's hot path: stringify runs without a
+ * replacer (V8's fast path; a replacer calls back into JS for every value), then a plain
+ * walk looks for what it dropped.
  */
-export function serializeParams(params: unknown, maxBytes: number, what = 'params'): string {
+export function toJson(params: unknown, what = 'params'): string {
   if (typeof params !== 'object' || params === null) {
     throw new OutboxError('invalid-params', `${what} must be a JSON object or array, got ${describe(params)}`);
   }
   let body: string;
   try {
-    body = JSON.stringify(params, refuseLossy(what));
+    body = JSON.stringify(params);
   } catch (cause) {
-    if (cause instanceof OutboxError) throw cause;
-    const detail = cause instanceof Error ? cause.message : String(cause);
-    throw new OutboxError('invalid-params', `${what} cannot be serialised as JSON: ${detail}`, { cause });
+    throw new OutboxError('invalid-params', `${what} cannot be serialised as JSON: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
   }
-  checkBodySize(body, maxBytes, what);
+  // After stringify, which has refused cycles.
+  const walk = (value: unknown, key: string): void => {
+    if (typeof value === 'function' || typeof value === 'symbol') {
+      throw new OutboxError(
+        'invalid-params',
+        `member ${JSON.stringify(key)} of ${what} is ${describe(value)}, which JSON cannot represent`,
+      );
+    }
+    if (value && typeof value === 'object') for (const k in value) walk((value as Record<string, unknown>)[k], k);
+  };
+  walk(params, '');
   return body;
 }
 
@@ -85,34 +97,45 @@ export function checkBodySize(body: string, maxBytes: number, what = 'body'): vo
   }
 }
 
-function refuseLossy(what: string) {
-  return function (this: unknown, key: string, value: unknown): unknown {
-    const type = typeof value;
-    if (type === 'function' || type === 'symbol') {
-      const where = key ? `member ${JSON.stringify(key)} of ${what}` : what;
-      throw new OutboxError('invalid-params', `${where} is ${describe(value)}, which JSON cannot represent`);
-    }
-    return value;
+/**
+ * An Optimizely event's `httpVerb`: absent or "POST" (any case). A GET beacon would carry
+ * its data in the URL, which this library neither stores nor replays.
+ */
+export function checkVerb(verb: unknown): void {
+  if (verb !== undefined && (typeof verb !== 'string' || verb.toUpperCase() !== 'POST')) {
+    throw new OutboxError('invalid-verb', `event.httpVerb must be "POST", got ${describe(verb)}`);
+  }
+}
+
+/**
+ * The dispatcher's `rewrite` option as [prefix, replacement] pairs, longest prefix first;
+ * replacements resolved against `base` (the page's URL). Throws `invalid-option`.
+ */
+export function resolveRewrites(rewrite: unknown, base: unknown): [string, string][] {
+  if (rewrite === undefined) return [];
+  const bad = (what: string, value: unknown): never => {
+    throw new OutboxError('invalid-option', `createDispatcher: ${what}, got ${describe(value)}`);
   };
+  if (typeof rewrite !== 'object' || rewrite === null || Array.isArray(rewrite))
+    bad('rewrite must be an object {urlPrefix: replacement}', rewrite);
+  const pairs: [string, string][] = [];
+  for (const [from, to] of Object.entries(rewrite as Record<string, unknown>)) {
+    if (typeof to !== 'string' || to === '') bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
+    let href = '';
+    try {
+      href = new URL(to as string, typeof base === 'string' ? base : undefined).href;
+    } catch {
+      bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
+    }
+    if (!/^https?:$/.test(new URL(href).protocol)) bad(`rewrite[${JSON.stringify(from)}] must be an http(s) URL`, to);
+    // `new URL('https://a.example')` adds a "/" the value did not have.
+    pairs.push([from, href.endsWith('/') && !(to as string).endsWith('/') ? href.slice(0, -1) : href]);
+  }
+  return pairs.sort((a, b) => b[0].length - a[0].length);
 }
 
-export interface EventLike {
-  url: string;
-  httpVerb?: string;
-  params: unknown;
-}
-
-/** Checks an Optimizely-shaped `{url, httpVerb, params}` and returns its URL and body. */
-export function validateEvent(event: unknown, maxBytes: number): { url: string; body: string } {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-    throw new OutboxError('invalid-event', `event must be an object {url, httpVerb, params}, got ${describe(event)}`);
-  }
-  const { url, httpVerb, params } = event as Record<string, unknown>;
-  // Only POST: the outbox delivers a JSON body, and a GET beacon would carry its data in
-  // the URL, which this library neither stores nor replays.
-  if (httpVerb !== undefined && (typeof httpVerb !== 'string' || httpVerb.toUpperCase() !== 'POST')) {
-    throw new OutboxError('invalid-verb', `event.httpVerb must be "POST", got ${describe(httpVerb)}`);
-  }
-  const parsed = parseHttpUrl(url, 'event.url');
-  return { url: parsed.href, body: serializeParams(params, maxBytes, 'event.params') };
+/** `url` with the first (longest) matching prefix replaced. */
+export function rewriteUrl(url: string, rewrites: readonly [string, string][]): string {
+  for (const [from, to] of rewrites) if (url.startsWith(from)) return to + url.slice(from.length);
+  return url;
 }

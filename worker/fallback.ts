@@ -11,7 +11,7 @@
 // - No IndexedDB (blocked storage): a memory-only queue, announced by a `degraded`
 //   event and `stats().degraded`, never an exception into the caller.
 // The page does the `pagehide` keepalive requests itself: this worker ends with it.
-import { type Engine, createEngine } from '../src/engine/engine.js';
+import { type Engine, createEngine, replier } from '../src/engine/engine.js';
 import { optionsFromQuery, resolveOptions } from '../src/engine/options.js';
 import {
   type BroadcastMessage,
@@ -98,12 +98,7 @@ async function start(config: unknown): Promise<Engine> {
   return e;
 }
 
-// Answers on the message's port if it has one, else to the page for its request id.
-function respond(event: MessageEvent, reply: WorkerReply): void {
-  const rid = (event.data as { rid?: unknown } | null)?.rid;
-  if (event.ports[0]) event.ports[0].postMessage(reply);
-  else if (typeof rid === 'number') self.postMessage({ type: 'sw-outbox/reply', rid, reply });
-}
+const respond = (event: MessageEvent, reply: WorkerReply): void => replier(event.data, event.ports[0], self)(reply);
 
 const refusal = (error: { code?: string; message?: string }): WorkerReply => ({
   type: 'sw-outbox/error',

@@ -6,12 +6,13 @@
 import { contentKeys } from '../delivery/batching.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
 import { createSender } from '../delivery/send.js';
-import { OutboxError, describe } from '../errors.js';
+import { OutboxError } from '../errors.js';
 import {
   type EnqueueResult,
   type OutboxEventName,
   type OutboxEvents,
   type OutboxMode,
+  MAX_EVENTS_PER_MESSAGE,
   MESSAGE_PREFIX,
   PROTOCOL_VERSION,
   type Stats,
@@ -19,11 +20,8 @@ import {
   type WorkerReply,
 } from '../protocol.js';
 import type { NewRecord, Store } from '../store/store.js';
-import { checkBodySize, isAllowedEndpoint, parseHttpUrl } from '../validate.js';
+import { checkBodySize, checkVerb, isAllowedEndpoint, parseHttpUrl, resolveRewrites, rewriteUrl } from '../validate.js';
 import type { ResolvedOptions } from './options.js';
-
-/** Most events accepted in one enqueue message. */
-export const MAX_EVENTS_PER_MESSAGE = 1000;
 
 export interface EngineHost {
   mode: OutboxMode;
@@ -131,16 +129,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
   // Validates one wire event into a record; throws an OutboxError naming what was wrong.
   async function toRecord(raw: unknown, rewrites: [string, string][], maxBodyBytes: number): Promise<NewRecord> {
     const e = checkWireEvent(raw);
-    for (const [from, to] of rewrites) {
-      if (e.url.startsWith(from)) {
-        e.url = to + e.url.slice(from.length);
-        break;
-      }
-    }
-    // Only POST: a GET beacon carries its data in the URL, which this outbox does not replay.
-    if (e.verb !== undefined && String(e.verb).toUpperCase() !== 'POST') {
-      throw new OutboxError('invalid-verb', `event.httpVerb must be "POST", got ${describe(e.verb)}`);
-    }
+    e.url = rewriteUrl(e.url, rewrites);
+    checkVerb(e.verb);
     const url = parseHttpUrl(e.url, 'event.url');
     if (!isAllowedEndpoint(url, opts.endpoints)) {
       throw new OutboxError(
@@ -237,15 +227,7 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     // Not ours (Workbox's SKIP_WAITING, an app's own messages): leave it alone.
     const type = (data as { type?: unknown } | null)?.type;
     if (typeof type !== 'string' || !type.startsWith(MESSAGE_PREFIX)) return undefined;
-    const rid = (data as { rid?: unknown }).rid;
-    const reply = (message: WorkerReply) => {
-      try {
-        if (port) port.postMessage(message);
-        else if (typeof rid === 'number') source?.postMessage({ type: 'sw-outbox/reply', rid, reply: message });
-      } catch {
-        // The page is gone; the work is done regardless.
-      }
-    };
+    const reply = replier(data, port, source);
     return handle(data as Record<string, unknown>)
       .then(reply, (error: unknown) => {
         const err = error instanceof OutboxError ? error : new OutboxError('storage-error', String(error));
@@ -271,30 +253,24 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
 }
 
 /**
- * The dispatcher's `rewrite` option as [prefix, replacement] pairs, longest prefix first;
- * replacements resolved against `base` (the page's URL). Throws `invalid-option`.
+ * How to answer a message: on its port if it came with one, else to `source` (the page)
+ * as a ReplyEnvelope for the message's request id. Never throws: a page that is gone
+ * leaves the work done regardless.
  */
-export function resolveRewrites(rewrite: unknown, base: unknown): [string, string][] {
-  if (rewrite === undefined) return [];
-  const bad = (what: string, value: unknown): never => {
-    throw new OutboxError('invalid-option', `createDispatcher: ${what}, got ${describe(value)}`);
-  };
-  if (typeof rewrite !== 'object' || rewrite === null || Array.isArray(rewrite))
-    bad('rewrite must be an object {urlPrefix: replacement}', rewrite);
-  const pairs: [string, string][] = [];
-  for (const [from, to] of Object.entries(rewrite as Record<string, unknown>)) {
-    if (typeof to !== 'string' || to === '') bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
-    let href = '';
+export function replier(
+  data: unknown,
+  port: MessagePort | undefined,
+  source?: { postMessage(message: unknown): void } | null,
+): (reply: WorkerReply) => void {
+  const rid = (data as { rid?: unknown } | null)?.rid;
+  return (reply) => {
     try {
-      href = new URL(to as string, typeof base === 'string' ? base : undefined).href;
+      if (port) port.postMessage(reply);
+      else if (typeof rid === 'number') source?.postMessage({ type: 'sw-outbox/reply', rid, reply });
     } catch {
-      bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
+      // The page is gone.
     }
-    if (!/^https?:$/.test(new URL(href).protocol)) bad(`rewrite[${JSON.stringify(from)}] must be an http(s) URL`, to);
-    // `new URL('https://a.example')` adds a "/" the value did not have.
-    pairs.push([from, href.endsWith('/') && !(to as string).endsWith('/') ? href.slice(0, -1) : href]);
-  }
-  return pairs.sort((a, b) => b[0].length - a[0].length);
+  };
 }
 
 function checkWireEvent(raw: unknown): WireEvent {

@@ -15,9 +15,11 @@
 import { Workbox } from 'workbox-window';
 import type { OutboxOptions } from '../engine/options.js';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
+import { rewriteUrl, toJson } from '../validate.js';
 import {
   type BroadcastMessage,
   type EnqueueReply,
+  MAX_EVENTS_PER_MESSAGE,
   type OutboxEventName,
   type OutboxEvents,
   PROTOCOL_VERSION,
@@ -310,23 +312,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   function enqueue(url: unknown, params: unknown, what: string, verb?: unknown): Promise<DispatchResponse> {
     return new Promise<DispatchResponse>((resolve, reject) => {
       if (closed) fail('closed', 'this dispatcher was closed');
-      if (typeof params !== 'object' || !params) fail('invalid-params', `${what} must be a JSON object or array, got ${describe(params)}`);
-      let body = '';
-      try {
-        // Without a replacer: V8's fast path (a replacer calls back into JS for every value).
-        body = JSON.stringify(params);
-      } catch (cause) {
-        fail('invalid-params', `${what} cannot be serialised as JSON: ${(cause as Error).message}`, cause);
-      }
-      // Refuse what JSON silently drops (a function or a symbol): a plain walk, after
-      // stringify has refused cycles.
-      const walk = (value: unknown, key: string): void => {
-        if (typeof value === 'function' || typeof value === 'symbol') {
-          fail('invalid-params', `member ${JSON.stringify(key)} of ${what} is ${describe(value)}, which JSON cannot represent`);
-        }
-        if (value && typeof value === 'object') for (const k in value) walk((value as Record<string, unknown>)[k], k);
-      };
-      walk(params, '');
+      const body = toJson(params, what);
       // Events of the next 5 ms share a message (a burst spread over tasks costs the main
       // thread one message, not one each; 202 still waits for the commit). As the page
       // hides (an SDK flushing on pagehide), the message goes at the end of this task; and
@@ -337,8 +323,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       waiting.set(event.id, event);
       if (hiding && !swReady) beacon(event);
       settles.push([resolve, reject]);
-      // The worker takes at most 1000 events per message.
-      if (outgoing.length > 999) sendOutgoing();
+      if (outgoing.length === MAX_EVENTS_PER_MESSAGE) sendOutgoing();
     });
   }
 
@@ -357,24 +342,31 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // with the page. They go out now as keepalive requests, within their 64 KB budget, to
   // their (rewritten) URL if the outbox's endpoints allow it, as the SDKs' own last-chance
   // beacons do. They may also be delivered later from the store: at-least-once.
+  // Where a last-chance copy may go, worked out once as the page hides: the outbox's
+  // endpoints (from `fallback`, else the worker URL's query string), as the worker reads
+  // them (an origin allows its every path, a longer URL is a prefix), and the rewrites.
+  let endpoints: string[] | undefined;
+  let rewrites: [string, string][] = [];
   function onPageHide(): void {
     hiding = 1;
     budget = 60_000;
+    const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
+    endpoints = ((fallbackOptions ? fallbackOptions.endpoints : undefined) ?? (listed ? listed.split(',') : undefined))?.map((e) =>
+      /^https?:\/\/[^/]+$/.test(e) ? `${e}/` : e,
+    );
+    // Resolved as the worker resolves them (resolveRewrites, whose checks this entry
+    // cannot afford): a path against the page's URL, the longest prefix first.
+    rewrites = [];
+    for (const from in rewrite) {
+      const to = new URL(rewrite[from]!, location.href).href;
+      rewrites.push([from, to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to]);
+    }
+    rewrites.sort((x, y) => y[0].length - x[0].length);
     for (const event of waiting.values()) beacon(event);
   }
 
   function beacon({ url: original, body }: WireEvent): void {
-    const config = fallbackOptions || {};
-    const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
-    // As the worker reads them: an origin allows its every path, a longer URL is a prefix.
-    const endpoints = (config.endpoints ?? (listed ? listed.split(',') : undefined))?.map((e) =>
-      /^https?:\/\/[^/]+$/.test(e) ? `${e}/` : e,
-    );
-    let url = original;
-    for (const from in rewrite) {
-      const to = new URL(rewrite[from]!, location.href).href;
-      if (url.startsWith(from)) url = (to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to) + url.slice(from.length);
-    }
+    const url = rewriteUrl(original, rewrites);
     if ((!endpoints || endpoints.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
       fetch(url, {
         method: 'POST',
@@ -384,7 +376,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
         body,
         keepalive: true,
-        credentials: config.credentials,
+        credentials: fallbackOptions ? fallbackOptions.credentials : undefined,
       }).catch(() => {});
     }
   }
