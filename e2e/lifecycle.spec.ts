@@ -100,6 +100,6 @@ test('the store upgraded from schema version 1 with events queued (fixture) → 
   // The new version of the library arrives with its worker: it upgrades and delivers.
   await app.open(page);
   await expect.poll(() => collector.delivered().sort()).toEqual(['{"v1":"old-a"}', '{"v1":"old-b"}', '{"v1":"old-c"}']);
-  expect(await page.evaluate(async () => (await indexedDB.databases()).find((d) => d.name === 'sw-outbox')?.version)).toBe(3);
+  expect(await page.evaluate(async () => (await indexedDB.databases()).find((d) => d.name === 'sw-outbox')?.version)).toBe(4);
   await expect.poll(() => page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ queued: 0, delivered: 3 });
 });

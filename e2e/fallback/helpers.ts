@@ -111,7 +111,10 @@ export function duplicates(counts: Map<string, number>): number {
   return [...counts.values()].reduce((sum, n) => sum + n - 1, 0);
 }
 
-/** Number of records in the page-visible IndexedDB queue of sw-outbox (opened without upgrading). */
+/**
+ * Number of events queued in sw-outbox's IndexedDB as the page sees it (opened without
+ * upgrading): records of `queue` plus the events still in `fresh` segments.
+ */
 export function queuedInIndexedDB(page: Page): Promise<number> {
   return page.evaluate(
     () =>
@@ -120,17 +123,25 @@ export function queuedInIndexedDB(page: Page): Promise<number> {
         req.onerror = () => reject(req.error);
         req.onsuccess = () => {
           const db = req.result;
-          if (!db.objectStoreNames.contains('queue')) {
+          const stores = ['queue', 'fresh', 'spent'].filter((name) => db.objectStoreNames.contains(name));
+          if (!stores.includes('queue')) {
             db.close();
             resolve(0);
             return;
           }
-          const count = db.transaction('queue').objectStore('queue').count();
-          count.onsuccess = () => {
+          const tx = db.transaction(stores);
+          const all = (name: string) =>
+            new Promise<{ events?: unknown[]; n?: number; gone?: unknown[] }[]>((ok, fail) => {
+              if (!stores.includes(name)) return ok([]);
+              const r = tx.objectStore(name).getAll();
+              r.onsuccess = () => ok(r.result);
+              r.onerror = () => fail(r.error);
+            });
+          Promise.all([all('queue'), all('fresh'), all('spent')]).then(([queue, fresh, spent]) => {
             db.close();
-            resolve(count.result);
-          };
-          count.onerror = () => reject(count.error);
+            const gone = spent.reduce((sum, s) => sum + (s.gone?.length ?? 0), 0);
+            resolve(queue.length + fresh.reduce((sum, s) => sum + (s.events?.length ?? 0), 0) - gone);
+          }, reject);
         };
       }),
   );

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OutboxError } from '../errors.js';
 import { createV1Database } from './schema-v1.fixture.js';
 import { openMemoryStore } from './memory.js';
-import { DB_VERSION, type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
+import { DB_VERSION, type EnqueueLimits, type NewRecord, SEGMENT, type Store, type StoreOptions, openStore } from './store.js';
 
 const T0 = 1_700_000_000_000;
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };
@@ -675,13 +675,16 @@ describe('IndexedDB store only', () => {
       });
       try {
         expect(db.version).toBe(DB_VERSION);
-        expect([...db.objectStoreNames].sort()).toEqual(['dead', 'meta', 'queue', 'seen']);
-        const tx = db.transaction(['queue', 'seen']);
+        expect([...db.objectStoreNames].sort()).toEqual(['dead', 'fresh', 'meta', 'queue', 'spent']);
+        const tx = db.transaction(['queue', 'fresh']);
         expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'keys', 'nextAttemptAt']);
-        expect([...tx.objectStore('seen').indexNames].sort()).toEqual(['at', 'keys']);
+        expect([...tx.objectStore('fresh').indexNames].sort()).toEqual(['ids', 'keys']);
+        for (const index of ['ids', 'keys']) {
+          expect(tx.objectStore('fresh').index(index).multiEntry).toBe(true);
+          expect(tx.objectStore('fresh').index(index).unique).toBe(true);
+        }
         expect(tx.objectStore('queue').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('queue').index('keys').unique).toBe(true);
-        expect(tx.objectStore('seen').index('keys').multiEntry).toBe(true);
         expect(tx.objectStore('queue').index('id').unique).toBe(true);
       } finally {
         db.close();
@@ -703,7 +706,7 @@ describe('IndexedDB store only', () => {
         expect(db.version).toBe(DB_VERSION + 1);
         // The newer schema found the data in place.
         const count = await new Promise<number>((resolve, reject) => {
-          const req = db.transaction('queue').objectStore('queue').count();
+          const req = db.transaction('fresh').objectStore('fresh').count();
           req.onsuccess = () => resolve(req.result);
           req.onerror = () => reject(req.error);
         });
@@ -753,6 +756,131 @@ describe('IndexedDB store only', () => {
         }
       }
       expect(ids(await store.readDue(T0, 10))).toEqual(['warm']);
+    });
+  });
+
+  describe('segments of fresh events', () => {
+    /** Records per object store, as the database holds them. */
+    async function recordsIn(name: string): Promise<Record<string, number>> {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open(name);
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      try {
+        const names = [...db.objectStoreNames];
+        const tx = db.transaction(names);
+        const counts = await Promise.all(
+          names.map(
+            (n) =>
+              new Promise<number>((resolve) => {
+                const req = tx.objectStore(n).count();
+                req.onsuccess = () => resolve(req.result);
+              }),
+          ),
+        );
+        return Object.fromEntries(names.map((n, i) => [n, counts[i]!]));
+      } finally {
+        db.close();
+      }
+    }
+
+    it(`stores ${SEGMENT} events a record, reads pages across segments, and leaves nothing once all are settled`, async () => {
+      const { store, name } = setup();
+      const all = Array.from({ length: SEGMENT * 2 + 10 }, (_, i) => `e${String(i).padStart(3, '0')}`);
+      await store.enqueue(all.map(rec), ROOMY);
+      store.close();
+      expect(await recordsIn(name)).toMatchObject({ fresh: 3, spent: 3, queue: 0 });
+
+      // A page cut inside a segment: the next page goes on from there.
+      const first = await store.readDue(T0, SEGMENT + 5);
+      expect(ids(first)).toEqual(all.slice(0, SEGMENT + 5));
+      await store.settle([
+        ...first.slice(0, SEGMENT + 2).map((r) => ({ seq: r.seq, record: r, kind: 'delivered' as const })),
+        { seq: first[SEGMENT + 2]!.seq, kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 10, hold: 'server', status: 503 },
+        { seq: first[SEGMENT + 3]!.seq, kind: 'dead', status: 400, reason: 'permanent', tries: 1 },
+      ]);
+      expect(ids(await store.readDue(T0, 1000))).toEqual([all[SEGMENT + 4], ...all.slice(SEGMENT + 5)]);
+      // The retried event left its segment for `queue`, with its seq.
+      const retried = (await store.readDue(T0 + 10, 1000)).find((r) => r.id === all[SEGMENT + 2]);
+      expect(retried).toMatchObject({ seq: first[SEGMENT + 2]!.seq, attempts: 1, hold: 'server' });
+      expect(ids(await store.deadLetters())).toEqual([all[SEGMENT + 3]]);
+      store.close();
+      // The first segment is gone (all its events are), the second one is still there.
+      expect(await recordsIn(name)).toMatchObject({ fresh: 2, spent: 2, queue: 1 });
+
+      const rest = await store.readDue(T0 + 10, 1000);
+      await store.settle(rest.map((r) => ({ seq: r.seq, kind: 'delivered' as const })));
+      expect(await store.counters()).toEqual({ queued: 0, deadLettered: 1, delivered: all.length - 1, dropped: 0, retried: 1 });
+      store.close();
+      expect(await recordsIn(name)).toMatchObject({ fresh: 0, spent: 0, queue: 0 });
+    });
+
+    it('an id or key held by a delivered event of a segment still stored is queued again (and its duplicate is not)', async () => {
+      const { store } = setup();
+      await store.enqueue(['a', 'b'].map(rec), ROOMY);
+      await store.settle([{ seq: await seqOf(store, 'a'), kind: 'delivered' }]);
+      // 'a' is gone from a segment still holding 'b': a new 'a' is queued; 'b' is a duplicate.
+      const again = await store.enqueue([rec('a'), rec('b'), rec('c')], ROOMY);
+      expect(again.results.map((r) => r.ok && r.duplicate)).toEqual([false, true, false]);
+      expect(ids(await store.readDue(T0, 10))).toEqual(['b', 'a', 'c']);
+      expect((await store.counters()).queued).toBe(3);
+      // And once more: every one is queued now.
+      expect((await store.enqueue(['a', 'b', 'c'].map(rec), ROOMY)).results.every((r) => r.ok && r.duplicate)).toBe(true);
+    });
+
+    it('upgrades from version 3: queued events and delivered keys are kept', async () => {
+      const name = `store-v3-${++counter}`;
+      const url = 'https://collector.example/v1/events';
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.open(name, 3);
+        request.onupgradeneeded = () => {
+          const db = request.result;
+          const queue = db.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
+          queue.createIndex('id', 'id', { unique: true });
+          queue.createIndex('nextAttemptAt', 'nextAttemptAt');
+          queue.createIndex('hold', 'hold');
+          queue.createIndex('createdAt', 'createdAt');
+          queue.createIndex('keys', 'keys', { multiEntry: true, unique: true });
+          db.createObjectStore('dead', { keyPath: 'seq' }).createIndex('id', 'id');
+          db.createObjectStore('meta');
+          const seen = db.createObjectStore('seen', { autoIncrement: true });
+          seen.createIndex('keys', 'keys', { multiEntry: true });
+          seen.createIndex('at', 'at');
+        };
+        request.onsuccess = () => {
+          const db = request.result;
+          const tx = db.transaction(['queue', 'meta', 'seen'], 'readwrite');
+          const base = { url, createdAt: T0, nextAttemptAt: T0, attempts: 0, tries: 0 };
+          for (const [seq, id] of [
+            [70, 'old1'],
+            [200, 'old2'],
+          ] as const)
+            tx.objectStore('queue').add({ ...base, seq, id, body: '{}', keys: [`k-${id}`] });
+          // The same key delivered twice (two records): kept once.
+          tx.objectStore('seen').add({ keys: ['k-done', 'k-twice'], at: T0 - 1000 });
+          tx.objectStore('seen').add({ keys: ['k-twice'], at: T0 - 500 });
+          tx.objectStore('meta').put({ queued: 2, deadLettered: 0, delivered: 2, dropped: 0, retried: 0 }, 'counters');
+          tx.oncomplete = () => {
+            db.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+        request.onerror = () => reject(request.error);
+      });
+      const { store } = setup({ name });
+      const window = { ...ROOMY, dedupeWindowMs: 3600_000 };
+      const keyed = (id: string, key: string): NewRecord => ({ ...rec(id), keys: [key] });
+      const out = await store.enqueue(
+        [keyed('re1', 'k-done'), keyed('re2', 'k-twice'), keyed('re3', 'k-old1'), keyed('new', 'k-new')],
+        window,
+      );
+      expect(out.results.map((r) => r.ok && r.duplicate)).toEqual([true, true, true, false]);
+      // New seqs come after the old ones.
+      const due = await store.readDue(T0, 10);
+      expect(ids(due)).toEqual(['old1', 'old2', 'new']);
+      expect(due[2]!.seq).toBeGreaterThan(200);
     });
   });
 

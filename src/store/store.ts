@@ -23,9 +23,26 @@ export const DB_NAME = 'sw-outbox';
  * 3. queue index keys (content de-duplication keys; multi-entry, unique, sparse) and a `seen`
  *    store of the keys of delivered events, one record per delivered batch (multi-entry
  *    index keys, index at), kept for the de-duplication window.
+ * 4. `fresh`: events never tried yet, in segments of up to SEGMENT events (one record for
+ *    many: IndexedDB's cost is per record, so a segment enqueues and drains many times
+ *    faster than one record per event), multi-entry unique indexes ids and keys; `spent`:
+ *    per segment, which of its events have left it (delivered, retried, dead, evicted),
+ *    so a segment is written once and never rewritten. An event that fails moves to
+ *    `queue`, keeping its seq; `queue` holds events with a history (and those of older
+ *    versions). The keys of delivered events move from `seen` (dropped) into `fresh` too,
+ *    as records of no event under negative keys: the one unique index of `fresh` then
+ *    refuses a queued duplicate and a re-send of a delivered event alike, so enqueue reads
+ *    nothing per event, and looks closer only at a segment it refused.
  * A fixture of version 1 lives in schema-v1.fixture.ts; the upgrade is tested from it.
  */
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
+
+/**
+ * Events per fresh segment. An event's seq is `segment * SEGMENT + position`; segments are
+ * numbered above every seq `queue` held when the first was written, so seqs stay unique
+ * and in insertion order across both stores.
+ */
+export const SEGMENT = 64;
 
 export interface NewRecord {
   id: string;
@@ -69,16 +86,48 @@ export interface Counters {
   retried: number;
 }
 
+/** An event in a fresh segment: its seq is `seg * SEGMENT + position`. */
+interface FreshEvent {
+  id: string;
+  url: string;
+  body: string;
+  keys?: string[];
+}
+
+/**
+ * A record of `fresh`: a segment (seg ≥ 1), or the keys of events delivered at `createdAt`
+ * (seg < 0, no events), kept for the de-duplication window.
+ */
+interface Segment {
+  seg: number;
+  createdAt: number;
+  events: FreshEvent[];
+  /** Every event's id and every key (multi-entry unique indexes: duplicates are refused as they are added). */
+  ids: string[];
+  keys: string[];
+}
+
+/** Which events of a segment have left it (positions); the segment goes when all have. */
+interface Spent {
+  seg: number;
+  n: number;
+  gone: number[];
+}
+
 interface OutboxSchema extends DBSchema {
+  fresh: {
+    key: number;
+    value: Segment;
+    indexes: { ids: string; keys: string };
+  };
+  spent: {
+    key: number;
+    value: Spent;
+  };
   queue: {
     key: number;
     value: QueuedRecord;
     indexes: { id: string; nextAttemptAt: number; hold: string; createdAt: number; keys: string };
-  };
-  seen: {
-    key: number;
-    value: { keys: string[]; at: number };
-    indexes: { keys: string; at: number };
   };
   dead: {
     key: number;
@@ -91,8 +140,13 @@ interface OutboxSchema extends DBSchema {
   };
 }
 
-type WriteTx = IDBPTransaction<OutboxSchema, ('queue' | 'dead' | 'meta' | 'seen')[], 'readwrite'>;
-const WRITE_STORES: ('queue' | 'dead' | 'meta' | 'seen')[] = ['queue', 'dead', 'meta', 'seen'];
+type StoreName = 'queue' | 'dead' | 'meta' | 'fresh' | 'spent';
+type WriteTx = IDBPTransaction<OutboxSchema, StoreName[], 'readwrite'>;
+type ReadTx = IDBPTransaction<OutboxSchema, StoreName[], 'readonly' | 'readwrite'>;
+const WRITE_STORES: StoreName[] = ['queue', 'dead', 'meta', 'fresh', 'spent'];
+/** Segments have keys ≥ 1; the keys of delivered events, keys < 0. (Made when used: IDBKeyRange may be missing.) */
+const SEGMENTS = () => IDBKeyRange.lowerBound(0, true);
+const DELIVERED = () => IDBKeyRange.upperBound(0, true);
 
 /**
  * An outcome to write. `record`, when given, is the record as read (the flusher has it):
@@ -189,9 +243,28 @@ export function openStore(options: StoreOptions = {}): Store {
         }
         if (oldVersion < 3) {
           transaction.objectStore('queue').createIndex('keys', 'keys', { multiEntry: true, unique: true });
-          const seen = database.createObjectStore('seen', { autoIncrement: true });
-          seen.createIndex('keys', 'keys', { multiEntry: true });
-          seen.createIndex('at', 'at');
+        }
+        if (oldVersion < 4) {
+          const fresh = database.createObjectStore('fresh', { keyPath: 'seg' });
+          fresh.createIndex('ids', 'ids', { multiEntry: true, unique: true });
+          fresh.createIndex('keys', 'keys', { multiEntry: true, unique: true });
+          database.createObjectStore('spent', { keyPath: 'seg' });
+          // Version 3's `seen` (one record per delivered batch, in delivery order): its keys
+          // move into `fresh`, each once, and the store goes.
+          const legacy = database as unknown as IDBPDatabase;
+          if (legacy.objectStoreNames.contains('seen')) {
+            const seen = (transaction as unknown as IDBPTransaction<unknown, string[], 'versionchange'>).objectStore('seen');
+            void seen.getAll().then((records: { keys: string[]; at: number }[]) => {
+              const moved = new Set<string>();
+              let n = 0;
+              for (const { keys, at } of records) {
+                const left = keys.filter((k) => !moved.has(k) && !!moved.add(k));
+                if (left.length) void fresh.put({ seg: -++n, createdAt: at, events: [], ids: [], keys: left });
+              }
+              void transaction.objectStore('meta').put(n as unknown as Counters, 'delivered-keys');
+              legacy.deleteObjectStore('seen');
+            });
+          }
         }
       },
       blocking() {
@@ -287,181 +360,342 @@ export function openStore(options: StoreOptions = {}): Store {
     counters: Counters,
     calls: SettleCall[],
   ): Promise<{ applied: number; droppedIds: string[] }[]> {
-    {
-      const queue = tx.objectStore('queue');
-      const all = calls.flatMap((c) => c.settlements);
-      const seqs = all.map((s) => s.seq);
-      let min = Number.POSITIVE_INFINITY;
-      let max = Number.NEGATIVE_INFINITY;
-      for (const seq of seqs) {
-        if (seq < min) min = seq;
-        if (seq > max) max = seq;
-      }
-      // Which are still queued (a record already gone was delivered by an earlier
-      // instance, or cleared: nothing to do). One read of the keys in the span when it is
-      // dense (then every key of the span is known), else one per settlement.
-      const dense = max - min < 4 * all.length + 64;
-      const present = new Set<number>(
-        dense
-          ? await queue.getAllKeys(IDBKeyRange.bound(min, max))
-          : (await Promise.all(seqs.map((seq) => queue.getKey(seq)))).filter((k): k is number => k !== undefined),
-      );
-      const records = await Promise.all(
-        all.map((s) => (present.has(s.seq) ? (s.record && s.record.seq === s.seq ? s.record : queue.get(s.seq)) : undefined)),
-      );
-      const writes: Promise<unknown>[] = [];
-      const delivered = new Set<number>();
-      const deliveredKeys: string[] = [];
-      const applied = new Set<Settlement>();
-      // The first outcome written for a record wins (the same event twice counts once).
-      const settled = new Set<number>();
-      all.forEach((s, i) => {
-        const record = records[i];
-        if (!record || settled.has(s.seq)) return;
-        settled.add(s.seq);
-        applied.add(s);
-        if (s.kind === 'delivered') {
-          delivered.add(s.seq);
-          if (record.keys) deliveredKeys.push(...record.keys);
-          // Never below zero: a record written by other code may not have been counted.
-          counters.queued = Math.max(0, counters.queued - 1);
-          counters.delivered++;
-        } else if (s.kind === 'retry') {
-          const { seq: _, record: __, kind: ___, status, ...schedule } = s;
-          writes.push(queue.put({ ...record, ...schedule, lastStatus: status }));
-          counters.retried++;
-        } else {
-          writes.push(queue.delete(s.seq));
-          writes.push(
-            tx.objectStore('dead').put({
-              ...record,
-              tries: s.tries,
-              deadAt: now(),
-              reason: s.reason,
-              status: s.status,
-              ...(s.detail ? { detail: s.detail } : {}),
-            }),
-          );
-          counters.queued = Math.max(0, counters.queued - 1);
-          counters.deadLettered++;
-        }
-      });
-      // Delivered records go in runs: a run of consecutive keys of the span that are all
-      // delivered is one range delete.
-      const runs: [number, number][] = [];
-      if (dense) {
-        let run: [number, number] | undefined;
-        for (const key of [...present].sort((a, b) => a - b)) {
-          if (delivered.has(key)) {
-            if (run) run[1] = key;
-            else runs.push((run = [key, key]));
-          } else run = undefined;
-        }
-      } else for (const seq of delivered) runs.push([seq, seq]);
-      for (const [from, to] of runs) writes.push(queue.delete(from === to ? from : IDBKeyRange.bound(from, to)));
-      // Remembered for the de-duplication window: a re-send of these is not queued again.
-      if (deliveredKeys.length) writes.push(tx.objectStore('seen').add({ keys: deliveredKeys, at: now() }));
-      await Promise.all(writes);
-      const droppedIds = await boundDeadLetters(tx, counters);
-      return calls.map((c, i) => ({ applied: c.settlements.filter((s) => applied.has(s)).length, droppedIds: i === 0 ? droppedIds : [] }));
+    const queue = tx.objectStore('queue');
+    const all = calls.flatMap((c) => c.settlements);
+    // Fresh events: their segment's spent record says whether they are still in it. The
+    // others are looked up in `queue` (an event that left its segment for a retry is there).
+    const spent = await loadSpent(
+      tx,
+      all.map((s) => s.seq),
+    );
+    const fresh = (seq: number): boolean => {
+      const st = spent.get(Math.floor(seq / SEGMENT));
+      return !!st && seq % SEGMENT < st.n && !st.gone.has(seq % SEGMENT);
+    };
+    const queued = all.filter((s) => !fresh(s.seq)).map((s) => s.seq);
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const seq of queued) {
+      if (seq < min) min = seq;
+      if (seq > max) max = seq;
     }
+    // Which are still queued (a record already gone was delivered by an earlier
+    // instance, or cleared: nothing to do). One read of the keys in the span when it is
+    // dense (then every key of the span is known), else one per settlement.
+    const dense = queued.length > 0 && max - min < 4 * queued.length + 64;
+    const present = new Set<number>(
+      queued.length === 0
+        ? []
+        : dense
+          ? await queue.getAllKeys(IDBKeyRange.bound(min, max))
+          : (await Promise.all(queued.map((seq) => queue.getKey(seq)))).filter((k): k is number => k !== undefined),
+    );
+    // A fresh event as read by the flusher, else from its segment (read once).
+    const segments = new Map<number, Promise<Segment | undefined>>();
+    const fromSegment = async (seq: number): Promise<QueuedRecord | undefined> => {
+      const seg = Math.floor(seq / SEGMENT);
+      if (!segments.has(seg)) segments.set(seg, tx.objectStore('fresh').get(seg));
+      const segment = await segments.get(seg);
+      return segment && freshRecord(segment, seq % SEGMENT);
+    };
+    const records = await Promise.all(
+      all.map((s) =>
+        s.record && s.record.seq === s.seq && (fresh(s.seq) || present.has(s.seq))
+          ? s.record
+          : fresh(s.seq)
+            ? fromSegment(s.seq)
+            : present.has(s.seq)
+              ? queue.get(s.seq)
+              : undefined,
+      ),
+    );
+    const writes: Promise<unknown>[] = [];
+    const delivered = new Set<number>();
+    const deliveredKeys: string[] = [];
+    const applied = new Set<Settlement>();
+    // The first outcome written for a record wins (the same event twice counts once).
+    const settled = new Set<number>();
+    all.forEach((s, i) => {
+      const record = records[i];
+      if (!record || settled.has(s.seq)) return;
+      settled.add(s.seq);
+      applied.add(s);
+      const inSegment = fresh(s.seq);
+      // It leaves its segment whatever the outcome (a retry or a dead letter is written below).
+      if (inSegment) spent.get(Math.floor(s.seq / SEGMENT))!.gone.add(s.seq % SEGMENT);
+      if (s.kind === 'delivered') {
+        if (!inSegment) delivered.add(s.seq);
+        if (record.keys) deliveredKeys.push(...record.keys);
+        // Never below zero: a record written by other code may not have been counted.
+        counters.queued = Math.max(0, counters.queued - 1);
+        counters.delivered++;
+      } else if (s.kind === 'retry') {
+        const { seq: _, record: __, kind: ___, status, ...schedule } = s;
+        writes.push(queue.put({ ...record, ...schedule, lastStatus: status }));
+        counters.retried++;
+      } else {
+        if (!inSegment) writes.push(queue.delete(s.seq));
+        writes.push(
+          tx.objectStore('dead').put({
+            ...record,
+            tries: s.tries,
+            deadAt: now(),
+            reason: s.reason,
+            status: s.status,
+            ...(s.detail ? { detail: s.detail } : {}),
+          }),
+        );
+        counters.queued = Math.max(0, counters.queued - 1);
+        counters.deadLettered++;
+      }
+    });
+    writes.push(saveSpent(tx, spent));
+    // Delivered records of `queue` go in runs: a run of consecutive keys of the span that
+    // are all delivered is one range delete.
+    const runs: [number, number][] = [];
+    if (dense) {
+      let run: [number, number] | undefined;
+      for (const key of [...present].sort((a, b) => a - b)) {
+        if (delivered.has(key)) {
+          if (run) run[1] = key;
+          else runs.push((run = [key, key]));
+        } else run = undefined;
+      }
+    } else for (const seq of delivered) runs.push([seq, seq]);
+    for (const [from, to] of runs) writes.push(queue.delete(from === to ? from : IDBKeyRange.bound(from, to)));
+    // Remembered for the de-duplication window: a re-send of these is not queued again.
+    if (deliveredKeys.length) writes.push(remember(tx, deliveredKeys));
+    await Promise.all(writes);
+    const droppedIds = await boundDeadLetters(tx, counters);
+    return calls.map((c, i) => ({ applied: c.settlements.filter((s) => applied.has(s)).length, droppedIds: i === 0 ? droppedIds : [] }));
+  }
+
+  /**
+   * The oldest `count` queued events across both stores (`queue` in seq order, fresh
+   * segments in seq order, merged), or those `pick` allows, oldest first by `order`.
+   */
+  async function oldest(
+    tx: WriteTx,
+    count: number,
+    fromQueue: () => Promise<QueuedRecord[]>,
+    keepFresh: (segment: Segment) => boolean,
+    order: (a: QueuedRecord, b: QueuedRecord) => number,
+  ): Promise<QueuedRecord[]> {
+    const [queued, fresh] = await Promise.all([fromQueue(), readFresh(tx, count, keepFresh)]);
+    return [...queued, ...fresh].sort(order).slice(0, count);
+  }
+
+  /** Removes these events (read with `oldest`) from wherever they are queued. */
+  async function removeQueued(tx: WriteTx, records: QueuedRecord[]): Promise<void> {
+    const spent = await loadSpent(
+      tx,
+      records.map((r) => r.seq),
+    );
+    const writes: Promise<unknown>[] = [];
+    for (const r of records) {
+      const st = spent.get(Math.floor(r.seq / SEGMENT));
+      if (st && r.seq % SEGMENT < st.n && !st.gone.has(r.seq % SEGMENT)) st.gone.add(r.seq % SEGMENT);
+      else writes.push(tx.objectStore('queue').delete(r.seq));
+    }
+    writes.push(saveSpent(tx, spent));
+    await Promise.all(writes);
   }
 
   // Deletes the oldest queued records; returns their ids.
   async function evictOldest(tx: WriteTx, count: number): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor = await tx.objectStore('queue').openCursor();
-    while (cursor && ids.length < count) {
-      ids.push(cursor.value.id);
-      await cursor.delete();
-      cursor = await cursor.continue();
+    const victims = await oldest(
+      tx,
+      count,
+      () => tx.objectStore('queue').getAll(undefined, count),
+      () => true,
+      (a, b) => a.seq - b.seq,
+    );
+    await removeQueued(tx, victims);
+    return victims.map((r) => r.id);
+  }
+
+  /** Keeps the keys of events delivered now, for the de-duplication window. */
+  async function remember(tx: WriteTx, keys: string[]): Promise<void> {
+    const meta = tx.objectStore('meta') as unknown as { get(k: string): Promise<unknown>; put(v: unknown, k: string): Promise<unknown> };
+    const n = (((await meta.get('delivered-keys')) as number | undefined) ?? 0) + 1;
+    void meta.put(n, 'delivered-keys');
+    const fresh = tx.objectStore('fresh');
+    const record: Segment = { seg: -n, createdAt: now(), events: [], ids: [], keys: [...new Set(keys)] };
+    if (await addUnlessDuplicate(fresh, record)) return;
+    // Some are kept already (delivered twice): the others are.
+    const held = await Promise.all(record.keys.map((k) => fresh.index('keys').getKey(k)));
+    record.keys = record.keys.filter((_, i) => held[i] === undefined);
+    if (record.keys.length) await fresh.add(record);
+  }
+
+  /**
+   * Which of `records` are duplicates of queued events (an id queued, or every key queued
+   * or delivered since `deliveredSince`), and the keys each of the others may hold (those
+   * neither queued nor delivered). Reads the indexes of `fresh` (a segment's indexes still hold
+   * its events that are gone: those do not count), and those of `queue` when it holds
+   * anything (only events that failed, usually none). Off the usual path: only for a
+   * segment a unique index refused, or near a full queue.
+   */
+  async function againstQueued(
+    tx: WriteTx,
+    records: NewRecord[],
+    deliveredSince: number,
+  ): Promise<{ duplicates: Set<string>; keys: Map<string, string[] | undefined> }> {
+    const queue = tx.objectStore('queue');
+    const fresh = tx.objectStore('fresh');
+    const retries = (await queue.openKeyCursor()) !== null;
+    const inSegment = async (segment: Segment | undefined, has: (e: FreshEvent) => boolean): Promise<boolean> => {
+      if (!segment) return false;
+      const gone = new Set((await tx.objectStore('spent').get(segment.seg))?.gone);
+      return segment.events.some((e, i) => has(e) && !gone.has(i));
+    };
+    const queuedId = async (id: string) =>
+      (await inSegment(await fresh.index('ids').get(id), (e) => e.id === id)) ||
+      (retries && (await queue.index('id').getKey(id)) !== undefined);
+    // Queued, or delivered within the window (kept in `fresh` under a negative key)?
+    const queuedKey = async (key: string) => {
+      const holder = await fresh.index('keys').get(key);
+      if (holder && holder.seg < 0) return holder.createdAt > deliveredSince;
+      return (
+        (await inSegment(holder, (e) => !!e.keys?.includes(key))) || (retries && (await queue.index('keys').getKey(key)) !== undefined)
+      );
+    };
+    const duplicates = new Set<string>();
+    const keys = new Map<string, string[] | undefined>();
+    await Promise.all(
+      records.map(async (r) => {
+        const [idQueued, keysQueued] = await Promise.all([queuedId(r.id), Promise.all((r.keys ?? []).map(queuedKey))]);
+        const left = r.keys?.filter((_, i) => !keysQueued[i]);
+        if (idQueued || (r.keys && left!.length === 0)) duplicates.add(r.id);
+        else keys.set(r.id, left);
+      }),
+    );
+    return { duplicates, keys };
+  }
+
+  /** The next segment number: above every one given, and every seq `queue` gave (records of older versions). */
+  async function nextSegment(tx: WriteTx, count: number): Promise<number> {
+    const meta = tx.objectStore('meta') as unknown as { get(k: string): Promise<unknown>; put(v: unknown, k: string): Promise<unknown> };
+    let last = (await meta.get('segment')) as number | undefined;
+    if (last === undefined) {
+      const cursor = await tx.objectStore('queue').openKeyCursor(null, 'prev');
+      last = cursor ? Math.floor(Number(cursor.key) / SEGMENT) : 0;
     }
-    return ids;
+    await meta.put(last + count, 'segment');
+    return last + 1;
+  }
+
+  /**
+   * Events a segment could not take (their id or key is held by a gone event of a segment
+   * still stored), checked not queued: each a record of `queue`, as an event that failed
+   * once is. Resolves to how many were added (a unique index of `queue` refuses duplicates).
+   */
+  async function addToQueue(tx: WriteTx, records: NewRecord[], at: number): Promise<string[]> {
+    if (records.length === 0) return [];
+    let seq = (await nextSegment(tx, Math.ceil(records.length / SEGMENT))) * SEGMENT;
+    const added = await Promise.all(
+      records.map((r) =>
+        addUnlessDuplicate(tx.objectStore('queue'), {
+          seq: seq++,
+          id: r.id,
+          url: r.url,
+          body: r.body,
+          ...(r.keys?.length ? { keys: r.keys } : {}),
+          createdAt: at,
+          nextAttemptAt: at,
+          attempts: 0,
+          tries: 0,
+        }),
+      ),
+    );
+    return records.filter((_, i) => !added[i]).map((r) => r.id);
+  }
+
+  /**
+   * Writes `records` (checked, not duplicates) as fresh segments. Resolves false, having
+   * written nothing of a segment, when a unique index refused it (an id or key is queued).
+   */
+  /**
+   * Writes `records` (checked, not duplicates) as fresh segments of events created `at`.
+   * Each segment is written whole or, when a unique index refuses it (an id or key is
+   * queued), not at all: those come back as `refused`.
+   */
+  async function addSegments(tx: WriteTx, records: NewRecord[], at: number): Promise<NewRecord[]> {
+    if (records.length === 0) return [];
+    let seg = await nextSegment(tx, Math.ceil(records.length / SEGMENT));
+    const adds: Promise<NewRecord[]>[] = [];
+    for (let from = 0; from < records.length; from += SEGMENT, seg++) {
+      const part = records.slice(from, from + SEGMENT);
+      const events = part.map(({ id, url, body, keys }) => ({ id, url, body, ...(keys?.length ? { keys } : {}) }));
+      const segment: Segment = { seg, createdAt: at, events, ids: events.map((e) => e.id), keys: events.flatMap((e) => e.keys ?? []) };
+      adds.push(
+        addUnlessDuplicate(tx.objectStore('fresh'), segment).then(async (added) => {
+          if (!added) return part;
+          await tx.objectStore('spent').put({ seg: segment.seg, n: events.length, gone: [] });
+          return [];
+        }),
+      );
+    }
+    return (await Promise.all(adds)).flat();
   }
 
   return {
     enqueue(records, limits) {
       return write(async (tx, counters) => {
-        const queue = tx.objectStore('queue');
         const window = limits.dedupeWindowMs ?? 0;
         const keyed = (r: NewRecord): r is NewRecord & { keys: string[] } => window > 0 && !!r.keys?.length;
         const at = now();
-        // Each key: delivered less than `window` ago? (One read per key; whether it is
-        // queued, the unique index says when the record is added.)
-        const known = new Map<string, boolean>();
-        await Promise.all(
-          [...new Set(records.flatMap((r) => (keyed(r) ? r.keys : [])))].map(async (k) => {
-            known.set(
-              k,
-              (await tx.objectStore('seen').index('keys').getAll(k)).some((s) => s.at > at - window),
-            );
-          }),
-        );
-        // Duplicates of a queued event are refused by the unique indexes (id, keys) as they
-        // are added; by content, when every key is known or came earlier in this batch.
+        // Duplicates within the batch (an id, or every key, earlier in it). The others keep
+        // the keys no earlier event holds: a batch (several keys) that shares only some of
+        // its events with others is stored all the same (it cannot be trimmed), holding the
+        // keys no other record holds. Duplicates of queued or delivered events: the unique
+        // indexes of `fresh` refuse their segment, which is then looked at event by event.
         const inBatch = new Set<string>();
         const candidates: NewRecord[] = [];
         const results: EnqueueOutcome[] = records.map((r) => {
-          const duplicate = inBatch.has(r.id) || (keyed(r) && r.keys.every((k) => known.get(k) || inBatch.has(`key:${k}`)));
+          const fresh = keyed(r) ? r.keys.filter((k) => !inBatch.has(`key:${k}`)) : undefined;
+          const duplicate = inBatch.has(r.id) || fresh?.length === 0;
           inBatch.add(r.id);
           if (keyed(r)) for (const k of r.keys) inBatch.add(`key:${k}`);
-          if (!duplicate) candidates.push(r);
+          if (!duplicate) candidates.push({ id: r.id, url: r.url, body: r.body, ...(fresh ? { keys: fresh } : {}) });
           return { id: r.id, ok: true, duplicate };
         });
-        const toRecord = (r: NewRecord, keys = keyed(r) ? r.keys : undefined): QueuedRecord =>
-          ({
-            id: r.id,
-            url: r.url,
-            body: r.body,
-            ...(keys?.length ? { keys } : {}),
-            createdAt: at,
-            nextAttemptAt: at,
-            attempts: 0,
-            tries: 0,
-          }) as QueuedRecord;
         const mark = (ids: Set<string>, outcome: (id: string) => EnqueueOutcome) => {
           for (let i = 0; i < results.length; i++) {
             const r = results[i]!;
             if (ids.has(r.id) && r.ok && !r.duplicate) results[i] = outcome(r.id);
           }
         };
-
-        // Adds a record; false if it is a duplicate of a queued one. A batch (several keys)
-        // that shares only some of its events with queued ones is stored all the same (it
-        // cannot be trimmed), holding the keys no other record holds.
-        const add = async (r: NewRecord): Promise<boolean> => {
-          if (await addUnlessDuplicate(queue, toRecord(r))) return true;
-          if (!keyed(r) || r.keys.length < 2) return false; // its id, or its one key, is queued
-          if ((await queue.index('id').getKey(r.id)) !== undefined) return false;
-          const queued = await Promise.all(r.keys.map((k) => queue.index('keys').getKey(k)));
-          const fresh = r.keys.filter((k, i) => queued[i] === undefined && !known.get(k));
-          if (fresh.length === 0) return false;
-          return (await addUnlessDuplicate(queue, toRecord(r, fresh))) || addUnlessDuplicate(queue, toRecord(r, []));
+        // Drops the duplicates of queued or delivered events from `list`, trimming the keys of the rest.
+        const withoutQueued = async (list: NewRecord[]): Promise<NewRecord[]> => {
+          const { duplicates, keys } = await againstQueued(tx, list, at - window);
+          mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
+          return list.filter((r) => !duplicates.has(r.id)).map((r) => (r.keys ? { ...r, keys: keys.get(r.id) } : r));
+        };
+        // Adds `list`; the events of a segment a unique index refused are checked one by one,
+        // and those not queued go to `queue` (the segment's indexes may hold their id or key
+        // for an event that is gone).
+        const store = async (list: NewRecord[]): Promise<number> => {
+          const refused = await addSegments(tx, list, at);
+          if (refused.length === 0) return list.length;
+          const left = await withoutQueued(refused);
+          const duplicates = new Set(await addToQueue(tx, left, at));
+          mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
+          return list.length - refused.length + left.length - duplicates.size;
         };
 
         let droppedIds: string[] = [];
-        if (counters.queued + candidates.length <= limits.maxQueueSize) {
-          // Room for all (the usual case): add them all at once, one request each.
-          const added = await Promise.all(candidates.map(add));
-          const duplicates = new Set(candidates.filter((_, j) => !added[j]).map((r) => r.id));
-          mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
-          counters.queued += candidates.length - duplicates.size;
+        // Room for all, and no event has failed (the usual case): added at once, the unique
+        // indexes of `fresh` refusing duplicates. (Those of `queue` are not asked.)
+        const noRetries = (await tx.objectStore('queue').openKeyCursor()) === null;
+        if (noRetries && counters.queued + candidates.length <= limits.maxQueueSize) {
+          counters.queued += await store(candidates);
           return { results, droppedIds };
         }
 
-        // Near full: find the duplicates of queued events first, so that the room left is
-        // spent on events really new.
-        const [byId, byKeys] = await Promise.all([
-          Promise.all(candidates.map((r) => queue.index('id').getKey(r.id))),
-          Promise.all(candidates.map((r) => (keyed(r) ? Promise.all(r.keys.map((k) => queue.index('keys').getKey(k))) : []))),
-        ]);
-        const queuedDuplicates = new Set(
-          candidates
-            .filter((r, j) => byId[j] !== undefined || (keyed(r) && r.keys.every((k, n) => byKeys[j]![n] !== undefined || known.get(k))))
-            .map((r) => r.id),
-        );
-        mark(queuedDuplicates, (id) => ({ id, ok: true, duplicate: true }));
-        const fresh = candidates.filter((r) => !queuedDuplicates.has(r.id));
+        // Near full, or events have failed: find the duplicates of queued events first (so
+        // that the room left is spent on events really new).
+        const fresh = await withoutQueued(candidates);
         let accepted = fresh;
         const overBy = counters.queued + fresh.length - limits.maxQueueSize;
         if (overBy > 0) {
@@ -488,8 +722,7 @@ export function openStore(options: StoreOptions = {}): Store {
             counters.dropped += droppedIds.length;
           }
         }
-        const stored = await Promise.all(accepted.map(add));
-        counters.queued += stored.filter(Boolean).length;
+        counters.queued += await store(accepted);
         return { results, droppedIds };
       });
     },
@@ -497,11 +730,15 @@ export function openStore(options: StoreOptions = {}): Store {
     async readDue(at, limit) {
       if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
-      const tx = database.transaction('queue', 'readonly');
-      // One request for the page (a cursor costs a round trip per record).
-      const records = await tx.store.index('nextAttemptAt').getAll(IDBKeyRange.upperBound(at), limit);
+      const tx = database.transaction(['queue', 'fresh', 'spent'] as StoreName[], 'readonly');
+      // Events that failed before, due by now (one request for the page: a cursor costs a
+      // round trip per record), and fresh ones (due at once: at their creation).
+      const [retries, fresh] = await Promise.all([
+        tx.objectStore('queue').index('nextAttemptAt').getAll(IDBKeyRange.upperBound(at), limit),
+        readFresh(tx, limit, (segment) => segment.createdAt <= at),
+      ]);
       await tx.done;
-      return records;
+      return [...retries, ...fresh].sort(byDue).slice(0, limit);
     },
 
     settle(settlements) {
@@ -526,19 +763,19 @@ export function openStore(options: StoreOptions = {}): Store {
 
     expire(createdBefore, limit) {
       return write(async (tx, counters) => {
-        const expiredIds: string[] = [];
         const dead = tx.objectStore('dead');
-        let cursor = await tx.objectStore('queue').index('createdAt').openCursor(IDBKeyRange.upperBound(createdBefore, true));
-        while (cursor && expiredIds.length < limit) {
-          const record = cursor.value;
-          expiredIds.push(record.id);
-          await dead.put({ ...record, deadAt: now(), reason: 'expired', status: 0 });
-          await cursor.delete();
-          counters.queued = Math.max(0, counters.queued - 1);
-          counters.deadLettered++;
-          cursor = await cursor.continue();
-        }
-        return { expiredIds, droppedIds: await boundDeadLetters(tx, counters) };
+        const expired = await oldest(
+          tx,
+          limit,
+          () => tx.objectStore('queue').index('createdAt').getAll(IDBKeyRange.upperBound(createdBefore, true), limit),
+          (segment) => segment.createdAt < createdBefore,
+          (a, b) => a.createdAt - b.createdAt || a.seq - b.seq,
+        );
+        await removeQueued(tx, expired);
+        await Promise.all(expired.map((record) => dead.put({ ...record, deadAt: now(), reason: 'expired', status: 0 })));
+        counters.queued = Math.max(0, counters.queued - expired.length);
+        counters.deadLettered += expired.length;
+        return { expiredIds: expired.map((r) => r.id), droppedIds: await boundDeadLetters(tx, counters) };
       });
     },
 
@@ -558,8 +795,9 @@ export function openStore(options: StoreOptions = {}): Store {
     forget(before, limit) {
       return write(async (tx) => {
         let forgotten = 0;
-        let cursor = await tx.objectStore('seen').index('at').openCursor(IDBKeyRange.upperBound(before, true));
-        while (cursor && forgotten < limit) {
+        // Oldest first: -1, -2, ...
+        let cursor = await tx.objectStore('fresh').openCursor(DELIVERED(), 'prev');
+        while (cursor && forgotten < limit && cursor.value.createdAt < before) {
           forgotten += cursor.value.keys.length;
           await cursor.delete();
           cursor = await cursor.continue();
@@ -588,8 +826,14 @@ export function openStore(options: StoreOptions = {}): Store {
 
     async nextAttemptAt() {
       const database = await db();
-      const cursor = await database.transaction('queue').store.index('nextAttemptAt').openCursor();
-      return cursor?.value.nextAttemptAt;
+      const tx = database.transaction(['queue', 'fresh']);
+      // A fresh segment is due at its creation, and the first one holds an event still.
+      const [retry, fresh] = await Promise.all([
+        tx.objectStore('queue').index('nextAttemptAt').openCursor(),
+        tx.objectStore('fresh').openCursor(SEGMENTS()),
+      ]);
+      const times = [retry?.value.nextAttemptAt, fresh?.value.createdAt].filter((t): t is number => t !== undefined);
+      return times.length ? Math.min(...times) : undefined;
     },
 
     async counters() {
@@ -606,8 +850,9 @@ export function openStore(options: StoreOptions = {}): Store {
     clear() {
       return write(async (tx, counters) => {
         await tx.objectStore('queue').clear();
+        await tx.objectStore('fresh').clear();
+        await tx.objectStore('spent').clear();
         await tx.objectStore('dead').clear();
-        await tx.objectStore('seen').clear();
         counters.queued = 0;
         counters.deadLettered = 0;
       });
@@ -620,11 +865,69 @@ export function openStore(options: StoreOptions = {}): Store {
   };
 }
 
+const byDue = (a: QueuedRecord, b: QueuedRecord) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq;
+
+/** Event `i` of a fresh segment as a queued record: never tried, due at its creation. */
+function freshRecord(segment: Segment, i: number): QueuedRecord | undefined {
+  const e = segment.events[i];
+  if (!e) return undefined;
+  const { createdAt } = segment;
+  return {
+    seq: segment.seg * SEGMENT + i,
+    id: e.id,
+    url: e.url,
+    body: e.body,
+    ...(e.keys ? { keys: e.keys } : {}),
+    createdAt,
+    nextAttemptAt: createdAt,
+    attempts: 0,
+    tries: 0,
+  };
+}
+
+/**
+ * Fresh events in seq order, from the segments `take` accepts (stopping at the first it
+ * does not), up to `limit` (the last segment read may be cut short: the next page reads
+ * it again for the rest).
+ */
+async function readFresh(tx: ReadTx, limit: number, take: (segment: Segment) => boolean): Promise<QueuedRecord[]> {
+  const records: QueuedRecord[] = [];
+  let cursor = await tx.objectStore('fresh').openCursor(SEGMENTS());
+  while (cursor && take(cursor.value)) {
+    const segment = cursor.value;
+    const gone = new Set((await tx.objectStore('spent').get(segment.seg))?.gone);
+    for (let i = 0; i < segment.events.length && records.length < limit; i++) if (!gone.has(i)) records.push(freshRecord(segment, i)!);
+    if (records.length >= limit) break;
+    cursor = await cursor.continue();
+  }
+  return records;
+}
+
+/** The spent records of the segments these seqs would be in (those that exist), to change and save. */
+async function loadSpent(tx: WriteTx, seqs: number[]): Promise<Map<number, { n: number; gone: Set<number>; changed: number }>> {
+  const segs = [...new Set(seqs.map((seq) => Math.floor(seq / SEGMENT)))];
+  const found = await Promise.all(segs.map((seg) => tx.objectStore('spent').get(seg)));
+  const states = new Map<number, { n: number; gone: Set<number>; changed: number }>();
+  for (const st of found) if (st) states.set(st.seg, { n: st.n, gone: new Set(st.gone), changed: st.gone.length });
+  return states;
+}
+
+/** Writes back what changed: a segment all of whose events are gone goes, with its spent record. */
+function saveSpent(tx: WriteTx, states: Map<number, { n: number; gone: Set<number>; changed: number }>): Promise<unknown> {
+  const writes: Promise<unknown>[] = [];
+  for (const [seg, st] of states) {
+    if (st.gone.size === st.changed) continue;
+    if (st.gone.size >= st.n) writes.push(tx.objectStore('fresh').delete(seg), tx.objectStore('spent').delete(seg));
+    else writes.push(tx.objectStore('spent').put({ seg, n: st.n, gone: [...st.gone] }));
+  }
+  return Promise.all(writes);
+}
+
 /**
  * Adds `value` unless a unique index (id, key) already holds it: resolves false then,
  * and the transaction goes on (the failed request's error is handled, not bubbled).
  */
-function addUnlessDuplicate(store: { add(value: QueuedRecord): unknown }, value: QueuedRecord): Promise<boolean> {
+function addUnlessDuplicate<T>(store: { add(value: T): unknown }, value: T): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const request = (unwrap(store as never) as unknown as IDBObjectStore).add(value);
     request.onsuccess = () => resolve(true);
