@@ -152,20 +152,30 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   async function pass(): Promise<void> {
     await sweepExpired(o.now());
-    for (;;) {
-      const now = o.now();
-      if (now < blockedUntil) return;
-      if (o.isOffline()) {
-        // Don't spend attempts (or grow backoff) while the browser knows it is offline.
-        blockedUntil = now + Math.max(o.backoff.baseMs, 1000);
-        blockReason = 'offline';
-        o.onHeld('offline');
-        return;
+    // The next page is read while this one is sent (none of this page's events: they stay
+    // queued until settled), so the lanes do not wait for the store between pages.
+    let next: Promise<QueuedRecord[]> | undefined;
+    try {
+      for (;;) {
+        const now = o.now();
+        if (now < blockedUntil) return;
+        if (o.isOffline()) {
+          // Don't spend attempts (or grow backoff) while the browser knows it is offline.
+          blockedUntil = now + Math.max(o.backoff.baseMs, 1000);
+          blockReason = 'offline';
+          o.onHeld('offline');
+          return;
+        }
+        const due = await (next ?? o.store.readDue(now, o.pageSize));
+        next = undefined;
+        if (due.length === 0) return;
+        next = o.store.readDue(now, o.pageSize, new Set(due.map((r) => r.seq)));
+        const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq));
+        if (!progressed) return;
       }
-      const due = await o.store.readDue(now, o.pageSize);
-      if (due.length === 0) return;
-      const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq));
-      if (!progressed) return;
+    } finally {
+      // A page read ahead and not sent: nothing to do (its events are still queued).
+      next?.catch(() => {});
     }
   }
 

@@ -143,10 +143,10 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       });
     },
 
-    readDue(at, limit) {
+    readDue(at, limit, exclude) {
       return run(() =>
         [...queue.values()]
-          .filter((r) => r.nextAttemptAt <= at)
+          .filter((r) => r.nextAttemptAt <= at && !exclude?.has(r.seq))
           .sort(byDue)
           .slice(0, Math.max(0, limit))
           .map((r) => ({ ...r })),

@@ -110,6 +110,8 @@ interface Segment {
 /** Which events of a segment have left it (positions); the segment goes when all have. */
 interface Spent {
   seg: number;
+  /** The segment's (so that the first segment's due time is known without reading its events). */
+  createdAt: number;
   n: number;
   gone: number[];
 }
@@ -180,8 +182,11 @@ export interface Store {
    * delivered within the window). Resolves after the commit.
    */
   enqueue(records: NewRecord[], limits: EnqueueLimits): Promise<{ results: EnqueueOutcome[]; droppedIds: string[] }>;
-  /** Up to `limit` events due at `now`, oldest due first, then in insertion order. */
-  readDue(now: number, limit: number): Promise<QueuedRecord[]>;
+  /**
+   * Up to `limit` events due at `now`, oldest due first, then in insertion order; none of
+   * `exclude` (seqs), so that the next page can be read while one is in flight.
+   */
+  readDue(now: number, limit: number, exclude?: ReadonlySet<number>): Promise<QueuedRecord[]>;
   /** Applies delivery outcomes. Resolves to ids dropped from the dead-letter store. */
   settle(settlements: Settlement[]): Promise<{ applied: number; droppedIds: string[] }>;
   /** Makes events held for these reasons due at `now`. Returns how many. */
@@ -478,7 +483,7 @@ export function openStore(options: StoreOptions = {}): Store {
     tx: WriteTx,
     count: number,
     fromQueue: () => Promise<QueuedRecord[]>,
-    keepFresh: (segment: Segment) => boolean,
+    keepFresh: (createdAt: number) => boolean,
     order: (a: QueuedRecord, b: QueuedRecord) => number,
   ): Promise<QueuedRecord[]> {
     const [queued, fresh] = await Promise.all([fromQueue(), readFresh(tx, count, keepFresh)]);
@@ -631,7 +636,7 @@ export function openStore(options: StoreOptions = {}): Store {
       adds.push(
         addUnlessDuplicate(tx.objectStore('fresh'), segment).then(async (added) => {
           if (!added) return part;
-          await tx.objectStore('spent').put({ seg: segment.seg, n: events.length, gone: [] });
+          await tx.objectStore('spent').put({ seg: segment.seg, createdAt: at, n: events.length, gone: [] });
           return [];
         }),
       );
@@ -727,18 +732,21 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
-    async readDue(at, limit) {
+    async readDue(at, limit, exclude) {
       if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
       const tx = database.transaction(['queue', 'fresh', 'spent'] as StoreName[], 'readonly');
       // Events that failed before, due by now (one request for the page: a cursor costs a
       // round trip per record), and fresh ones (due at once: at their creation).
       const [retries, fresh] = await Promise.all([
-        tx.objectStore('queue').index('nextAttemptAt').getAll(IDBKeyRange.upperBound(at), limit),
-        readFresh(tx, limit, (segment) => segment.createdAt <= at),
+        tx
+          .objectStore('queue')
+          .index('nextAttemptAt')
+          .getAll(IDBKeyRange.upperBound(at), limit + (exclude?.size ?? 0)),
+        readFresh(tx, limit, (createdAt) => createdAt <= at, exclude),
       ]);
       await tx.done;
-      return [...retries, ...fresh].sort(byDue).slice(0, limit);
+      return [...(exclude ? retries.filter((r) => !exclude.has(r.seq)) : retries), ...fresh].sort(byDue).slice(0, limit);
     },
 
     settle(settlements) {
@@ -768,7 +776,7 @@ export function openStore(options: StoreOptions = {}): Store {
           tx,
           limit,
           () => tx.objectStore('queue').index('createdAt').getAll(IDBKeyRange.upperBound(createdBefore, true), limit),
-          (segment) => segment.createdAt < createdBefore,
+          (createdAt) => createdAt < createdBefore,
           (a, b) => a.createdAt - b.createdAt || a.seq - b.seq,
         );
         await removeQueued(tx, expired);
@@ -826,11 +834,11 @@ export function openStore(options: StoreOptions = {}): Store {
 
     async nextAttemptAt() {
       const database = await db();
-      const tx = database.transaction(['queue', 'fresh']);
+      const tx = database.transaction(['queue', 'spent']);
       // A fresh segment is due at its creation, and the first one holds an event still.
       const [retry, fresh] = await Promise.all([
         tx.objectStore('queue').index('nextAttemptAt').openCursor(),
-        tx.objectStore('fresh').openCursor(SEGMENTS()),
+        tx.objectStore('spent').openCursor(),
       ]);
       const times = [retry?.value.nextAttemptAt, fresh?.value.createdAt].filter((t): t is number => t !== undefined);
       return times.length ? Math.min(...times) : undefined;
@@ -888,37 +896,49 @@ function freshRecord(segment: Segment, i: number): QueuedRecord | undefined {
 /**
  * Fresh events in seq order, from the segments `take` accepts (stopping at the first it
  * does not), up to `limit` (the last segment read may be cut short: the next page reads
- * it again for the rest).
+ * it again for the rest). It walks the small spent records, and reads a segment only if
+ * one of its events is wanted (not gone, not in `exclude`: the page in flight).
  */
-async function readFresh(tx: ReadTx, limit: number, take: (segment: Segment) => boolean): Promise<QueuedRecord[]> {
+async function readFresh(
+  tx: ReadTx,
+  limit: number,
+  take: (createdAt: number) => boolean,
+  exclude?: ReadonlySet<number>,
+): Promise<QueuedRecord[]> {
   const records: QueuedRecord[] = [];
-  let cursor = await tx.objectStore('fresh').openCursor(SEGMENTS());
-  while (cursor && take(cursor.value)) {
-    const segment = cursor.value;
-    const gone = new Set((await tx.objectStore('spent').get(segment.seg))?.gone);
-    for (let i = 0; i < segment.events.length && records.length < limit; i++) if (!gone.has(i)) records.push(freshRecord(segment, i)!);
-    if (records.length >= limit) break;
-    cursor = await cursor.continue();
+  let cursor = await tx.objectStore('spent').openCursor();
+  while (cursor && records.length < limit && take(cursor.value.createdAt)) {
+    const { seg, n, gone } = cursor.value;
+    const left = new Set(gone);
+    if (exclude) for (let i = 0; i < n; i++) if (exclude.has(seg * SEGMENT + i)) left.add(i);
+    if (left.size < n) {
+      const segment = await tx.objectStore('fresh').get(seg);
+      if (!segment) break;
+      for (let i = 0; i < n && records.length < limit; i++) if (!left.has(i)) records.push(freshRecord(segment, i)!);
+    }
+    if (records.length < limit) cursor = await cursor.continue();
   }
   return records;
 }
 
 /** The spent records of the segments these seqs would be in (those that exist), to change and save. */
-async function loadSpent(tx: WriteTx, seqs: number[]): Promise<Map<number, { n: number; gone: Set<number>; changed: number }>> {
+type SpentState = Omit<Spent, 'gone'> & { gone: Set<number>; changed: number };
+
+async function loadSpent(tx: WriteTx, seqs: number[]): Promise<Map<number, SpentState>> {
   const segs = [...new Set(seqs.map((seq) => Math.floor(seq / SEGMENT)))];
   const found = await Promise.all(segs.map((seg) => tx.objectStore('spent').get(seg)));
-  const states = new Map<number, { n: number; gone: Set<number>; changed: number }>();
-  for (const st of found) if (st) states.set(st.seg, { n: st.n, gone: new Set(st.gone), changed: st.gone.length });
+  const states = new Map<number, SpentState>();
+  for (const st of found) if (st) states.set(st.seg, { ...st, gone: new Set(st.gone), changed: st.gone.length });
   return states;
 }
 
 /** Writes back what changed: a segment all of whose events are gone goes, with its spent record. */
-function saveSpent(tx: WriteTx, states: Map<number, { n: number; gone: Set<number>; changed: number }>): Promise<unknown> {
+function saveSpent(tx: WriteTx, states: Map<number, SpentState>): Promise<unknown> {
   const writes: Promise<unknown>[] = [];
   for (const [seg, st] of states) {
     if (st.gone.size === st.changed) continue;
     if (st.gone.size >= st.n) writes.push(tx.objectStore('fresh').delete(seg), tx.objectStore('spent').delete(seg));
-    else writes.push(tx.objectStore('spent').put({ seg, n: st.n, gone: [...st.gone] }));
+    else writes.push(tx.objectStore('spent').put({ seg, createdAt: st.createdAt, n: st.n, gone: [...st.gone] }));
   }
   return Promise.all(writes);
 }
