@@ -75,8 +75,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     batch: opts.batching === 'optimizely' ? { maxVisitors: opts.batchMaxVisitors, maxBytes: opts.batchMaxBytes } : undefined,
     pageSize:
       opts.batching === 'optimizely'
-        ? // Three batches a page: enough to keep requests in flight, few records held at once.
-          Math.min(1000, Math.max(50, opts.batchMaxVisitors * 3))
+        ? // A batch for every lane (the next page is read while this one is sent).
+          Math.min(1000, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
         : Math.max(50, opts.concurrency * 16),
     now: Date.now,
     random: Math.random,
