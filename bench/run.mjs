@@ -1,6 +1,6 @@
 // @ts-check
 // npm run bench [-- --rounds N] [--quick] [--no-build] [--only main,enqueue,...]
-//               [--heap-events N] [--heap-batching auto|off|optimizely] [--<config key> N]
+//               [--heap-events N] [--heap-batching both|auto|off|optimizely] [--<config key> N]
 // Builds the library (npm run build) and the bench pages, then measures sw-outbox beside
 // its anchors in the same run (see bench/README.md), prints a markdown table and writes
 // bench-results/bench-<time>.{json,md} (and latest.{json,md}).
@@ -34,7 +34,7 @@ const DEFAULTS = {
   drainWorkbox: 1000,
   reconnect: 1000,
   heapEvents: 100_000,
-  heapBatching: 'auto',
+  heapBatching: 'both',
   heapChunk: 5000,
   heapSampleMs: 100,
   heapRounds: 1,
@@ -62,7 +62,7 @@ const USAGE = `usage: npm run bench -- [options]
   --no-build              use dist/ as it is (skip npm run build)
   --only a,b              only these groups: ${GROUPS.join(', ')}
   --heap-events N         backlog drained while sampling the worker heap (default ${DEFAULTS.heapEvents})
-  --heap-batching MODE    auto (optimizely when the worker knows it, else off), off, optimizely
+  --heap-batching MODE    both (off, the default of the library, then optimizely; the default here), auto (optimizely when the worker knows it, else off), off, optimizely
   --<key> N               any count, e.g. --drainOurs 5000 (keys: ${Object.keys(DEFAULTS)
     .filter((k) => typeof DEFAULTS[/** @type {keyof typeof DEFAULTS} */ (k)] === 'number')
     .join(', ')})`;
@@ -93,7 +93,7 @@ function parseArgs(argv) {
     else if (arg === '--heap-events') overrides.heapEvents = count();
     else if (arg === '--heap-batching') {
       const v = value();
-      if (!['auto', 'off', 'optimizely'].includes(v)) throw new Error(`--heap-batching: auto, off or optimizely, got ${v}`);
+      if (!['both', 'auto', 'off', 'optimizely'].includes(v)) throw new Error(`--heap-batching: both, auto, off or optimizely, got ${v}`);
       overrides.heapBatching = v;
     } else if (arg === '--only') {
       only = value().split(',');
@@ -246,7 +246,10 @@ export async function main(argv) {
         const where = `heap ${i}/${cfg.heapRounds} (${cfg.heapEvents} events)`;
         /** @type {any} */
         let result;
-        if (cfg.heapBatching === 'auto') {
+        if (cfg.heapBatching === 'both') {
+          run.heap.push(await attempt(`${where}, batching off`, () => scenarios.heap(env, 'off')));
+          result = await attempt(`${where}, batching optimizely`, () => scenarios.heap(env, 'optimizely'));
+        } else if (cfg.heapBatching === 'auto') {
           result = await attempt(`${where}, batching optimizely`, () => scenarios.heap(env, 'optimizely'));
           if (result.unavailable) {
             result = await attempt(`${where}, batching off`, () => scenarios.heap(env, 'off'));

@@ -12,7 +12,7 @@ import { summarize } from './report.mjs';
  *   mainBurst: number, mainTask: number, mainReps: number, settleMs: number,
  *   enqueueOurs: number, enqueueWorkbox: number, ceiling: number,
  *   drainOurs: number, drainWorkbox: number, reconnect: number,
- *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto', heapChunk: number, heapSampleMs: number,
+ *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto' | 'both', heapChunk: number, heapSampleMs: number,
  * }} Config
  * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config}} Env
  * @typedef {import('@playwright/test').Page} Page

@@ -479,6 +479,28 @@ describe('flusher: age, passes, memory, timers', () => {
     30_000,
   );
 
+  it('reads the next page while a page is in flight, without the events of that page', async () => {
+    const t = setup({ concurrency: 1, pageSize: 2 });
+    await t.enqueue('a', 'b', 'c', 'd', 'e');
+    const started = deferred();
+    const gate = deferred<SendResult>();
+    t.script.set('a', () => {
+      started.resolve();
+      return gate.promise;
+    });
+    const pass = t.flusher.kick();
+    await started.promise;
+    await idle(t.store);
+    // 'a' is still in flight: the next page has been read already, and holds neither a nor b.
+    expect(t.readDue).toHaveBeenCalledTimes(2);
+    expect([...(t.readDue.mock.calls[1]![2] ?? [])].length).toBe(2);
+    expect(((await t.readDue.mock.results[1]!.value) as QueuedRecord[]).map((r) => r.id)).toEqual(['c', 'd']);
+    gate.resolve(OK);
+    await pass;
+    expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(await t.queued()).toEqual([]);
+  });
+
   it('arms a timer for the breaker deadline, which starts the next pass', async () => {
     const t = setup();
     await t.enqueue('a', 'b');

@@ -103,6 +103,18 @@ describe.each(IMPLEMENTATIONS)('%s store: queue semantics', (_kind, open) => {
       expect(await store.readDue(T0, 0)).toEqual([]);
     });
 
+    it('readDue leaves out the seqs it is told to, and fills the limit with the next ones', async () => {
+      const { store } = setup();
+      await store.enqueue(['a', 'b', 'c', 'd', 'e'].map(rec), ROOMY);
+      const [a, b] = await store.readDue(T0, 2);
+      expect(ids(await store.readDue(T0, 2, new Set([a!.seq, b!.seq])))).toEqual(['c', 'd']);
+      await store.settle([
+        { seq: await seqOf(store, 'c'), kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0, hold: 'server', status: 503 },
+      ]);
+      // Whichever store holds it (a retried event too).
+      expect(ids(await store.readDue(T0, 10, new Set([a!.seq, await seqOf(store, 'c')])))).toEqual(['b', 'd', 'e']);
+    });
+
     it('readDue excludes records not yet due and orders by nextAttemptAt, then insertion', async () => {
       const { store } = setup();
       await store.enqueue(['a', 'b', 'c', 'd'].map(rec), ROOMY);
