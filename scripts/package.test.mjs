@@ -21,10 +21,13 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /**
  * Page entry (`createDispatcher` and everything it pulls in: workbox-window's `Workbox`,
  * 2,199 B of it; not the fallback's worker file), minified and gzipped (level 9).
- * Measured 5,203 B on 2026-11-26 (after sharing toJson and rewriteUrl with the tested code). The goal of issue 5 is 4,096 B: not met while the
- * registration goes through workbox-window. Lower it as the entry shrinks; raise it only on purpose.
+ * Measured 5,291 B on 2026-12-01 (raised on purpose from 5,248 B: the compact enqueue reply,
+ * which halves the main thread's cost of a burst, costs the entry 88 B). The goal of issue 5
+ * is 4,096 B: not met while the registration goes through workbox-window (2,199 B alone);
+ * a lazily imported chunk does not help a Vite app, whose preload helper for `import()`
+ * (~660 B) outweighs what could move. Lower it as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 5248;
+const PAGE_BUDGET_GZIP_BYTES = 5312;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

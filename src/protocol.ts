@@ -39,6 +39,12 @@ export interface EnqueueMessage {
   base?: string;
   /** The dispatcher's own body limit (the smaller of it and the worker's applies). */
   maxBodyBytes?: number;
+  /**
+   * Asks for the compact reply: `failed` (the refused events only) instead of `results`
+   * (one per event, whose cloning is most of a reply's cost on the page). Without it (a
+   * page of an older version), the reply has `results`.
+   */
+  failedOnly?: boolean;
 }
 export interface FlushMessage {
   type: 'sw-outbox/flush';
@@ -77,10 +83,20 @@ export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineM
 
 export type EnqueueResult = { id: string; ok: true } | { id: string; ok: false; code: string; message: string };
 
+/** An event the worker refused, by its position `i` in the message's `events`. */
+export interface EnqueueFailure {
+  i: number;
+  code: string;
+  message: string;
+}
+
 export interface EnqueueReply {
   type: 'sw-outbox/enqueued';
   v: number;
-  results: EnqueueResult[];
+  /** One per event, in order (when the message did not ask for `failedOnly`). */
+  results?: EnqueueResult[];
+  /** With `failedOnly`: the refused events only; every other event is stored. */
+  failed?: EnqueueFailure[];
 }
 export interface StatsReply {
   type: 'sw-outbox/stats';

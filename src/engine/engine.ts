@@ -198,6 +198,11 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     switch (data.type) {
       case 'sw-outbox/enqueue': {
         const results = await enqueue(data.events, data.rewrite, data.base, data.maxBodyBytes);
+        // The compact reply, for pages that ask for it: the refused events only.
+        if (data.failedOnly === true) {
+          const failed = results.flatMap((r, i) => (r.ok ? [] : [{ i, code: r.code, message: r.message }]));
+          return { type: 'sw-outbox/enqueued', v, failed };
+        }
         return { type: 'sw-outbox/enqueued', v, results };
       }
       case 'sw-outbox/flush':

@@ -286,13 +286,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         // Endpoint rewriting, page limits: applied (and checked) where events are stored.
         ...(rewrite && { rewrite, base: location.href }),
         maxBodyBytes: o.maxBodyBytes,
+        // The refused events only in the reply (one result per event costs the page a clone each).
+        failedOnly: true,
       }).then(
         (reply) => {
+          const { failed, results } = reply as EnqueueReply;
           batch.forEach(([resolve, reject], i) => {
-            const r = (reply as EnqueueReply).results?.[i];
-            if (!(r?.ok && inFallback)) waiting.delete(events[i]!.id);
-            if (r?.ok) resolve({ statusCode: 202 });
-            else reject(new OutboxError(r ? (r.code as OutboxErrorCode) : 'invalid-message', r ? r.message : 'no result for the event'));
+            // The refused ones, by position (a worker of an older version answers every event).
+            const r = failed
+              ? failed.find((f) => f.i === i)
+              : results?.[i]?.ok
+                ? undefined
+                : ((results?.[i] as { code: string; message: string }) ?? { code: 'invalid-message', message: 'no result for the event' });
+            if (r || !inFallback) waiting.delete(events[i]!.id);
+            if (r) reject(new OutboxError(r.code as OutboxErrorCode, r.message));
+            else resolve({ statusCode: 202 });
           });
           noteQueued(1);
         },
@@ -318,7 +326,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // hides (an SDK flushing on pagehide), the message goes at the end of this task; and
       // where no service worker holds the events, a keepalive copy goes at once.
       if (!outgoing.length) hiding ? queueMicrotask(sendOutgoing) : setTimeout(sendOutgoing, 5);
-      const event: WireEvent = { id: `${idPrefix}-${++lastId}`, url: String(url), body, ...(what !== 'body' && { dedupe: true, verb }) };
+      const event: WireEvent = { id: `${idPrefix}-${++lastId}`, url: String(url), body };
+      if (what !== 'body') {
+        event.dedupe = true;
+        event.verb = verb;
+      }
       outgoing.push(event);
       waiting.set(event.id, event);
       if (hiding && !swReady) beacon(event);

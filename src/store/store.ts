@@ -114,6 +114,11 @@ interface Spent {
   createdAt: number;
   n: number;
   gone: number[];
+  /**
+   * Keys of its events delivered: its own index holds them until the segment goes, and
+   * then they are remembered as delivered keys.
+   */
+  delivered?: string[];
 }
 
 interface OutboxSchema extends DBSchema {
@@ -430,7 +435,7 @@ export function openStore(options: StoreOptions = {}): Store {
       if (inSegment) spent.get(Math.floor(s.seq / SEGMENT))!.gone.add(s.seq % SEGMENT);
       if (s.kind === 'delivered') {
         if (!inSegment) delivered.add(s.seq);
-        if (record.keys) deliveredKeys.push(...record.keys);
+        if (record.keys) (inSegment ? spent.get(Math.floor(s.seq / SEGMENT))!.delivered : deliveredKeys).push(...record.keys);
         // Never below zero: a record written by other code may not have been counted.
         counters.queued = Math.max(0, counters.queued - 1);
         counters.delivered++;
@@ -454,7 +459,8 @@ export function openStore(options: StoreOptions = {}): Store {
         counters.deadLettered++;
       }
     });
-    writes.push(saveSpent(tx, spent));
+    const left = saveSpent(tx, spent);
+    writes.push(left.done);
     // Delivered records of `queue` go in runs: a run of consecutive keys of the span that
     // are all delivered is one range delete.
     const runs: [number, number][] = [];
@@ -469,6 +475,7 @@ export function openStore(options: StoreOptions = {}): Store {
     } else for (const seq of delivered) runs.push([seq, seq]);
     for (const [from, to] of runs) writes.push(queue.delete(from === to ? from : IDBKeyRange.bound(from, to)));
     // Remembered for the de-duplication window: a re-send of these is not queued again.
+    deliveredKeys.push(...left.delivered);
     if (deliveredKeys.length) writes.push(remember(tx, deliveredKeys));
     await Promise.all(writes);
     const droppedIds = await boundDeadLetters(tx, counters);
@@ -502,7 +509,9 @@ export function openStore(options: StoreOptions = {}): Store {
       if (st && r.seq % SEGMENT < st.n && !st.gone.has(r.seq % SEGMENT)) st.gone.add(r.seq % SEGMENT);
       else writes.push(tx.objectStore('queue').delete(r.seq));
     }
-    writes.push(saveSpent(tx, spent));
+    const left = saveSpent(tx, spent);
+    writes.push(left.done);
+    if (left.delivered.length) writes.push(remember(tx, left.delivered));
     await Promise.all(writes);
   }
 
@@ -549,10 +558,12 @@ export function openStore(options: StoreOptions = {}): Store {
     const queue = tx.objectStore('queue');
     const fresh = tx.objectStore('fresh');
     const retries = (await queue.openKeyCursor()) !== null;
-    const inSegment = async (segment: Segment | undefined, has: (e: FreshEvent) => boolean): Promise<boolean> => {
+    // Still in the segment, or (a key) delivered from it.
+    const inSegment = async (segment: Segment | undefined, has: (e: FreshEvent) => boolean, key?: string): Promise<boolean> => {
       if (!segment) return false;
-      const gone = new Set((await tx.objectStore('spent').get(segment.seg))?.gone);
-      return segment.events.some((e, i) => has(e) && !gone.has(i));
+      const st = await tx.objectStore('spent').get(segment.seg);
+      const gone = new Set(st?.gone);
+      return segment.events.some((e, i) => has(e) && !gone.has(i)) || (key !== undefined && !!st?.delivered?.includes(key));
     };
     const queuedId = async (id: string) =>
       (await inSegment(await fresh.index('ids').get(id), (e) => e.id === id)) ||
@@ -562,7 +573,7 @@ export function openStore(options: StoreOptions = {}): Store {
       const holder = await fresh.index('keys').get(key);
       if (holder && holder.seg < 0) return holder.createdAt > deliveredSince;
       return (
-        (await inSegment(holder, (e) => !!e.keys?.includes(key))) || (retries && (await queue.index('keys').getKey(key)) !== undefined)
+        (await inSegment(holder, (e) => !!e.keys?.includes(key), key)) || (retries && (await queue.index('keys').getKey(key)) !== undefined)
       );
     };
     const duplicates = new Set<string>();
@@ -922,25 +933,36 @@ async function readFresh(
 }
 
 /** The spent records of the segments these seqs would be in (those that exist), to change and save. */
-type SpentState = Omit<Spent, 'gone'> & { gone: Set<number>; changed: number };
+type SpentState = Omit<Spent, 'gone' | 'delivered'> & { gone: Set<number>; delivered: string[]; changed: number };
 
 async function loadSpent(tx: WriteTx, seqs: number[]): Promise<Map<number, SpentState>> {
   const segs = [...new Set(seqs.map((seq) => Math.floor(seq / SEGMENT)))];
   const found = await Promise.all(segs.map((seg) => tx.objectStore('spent').get(seg)));
   const states = new Map<number, SpentState>();
-  for (const st of found) if (st) states.set(st.seg, { ...st, gone: new Set(st.gone), changed: st.gone.length });
+  for (const st of found)
+    if (st) states.set(st.seg, { ...st, gone: new Set(st.gone), delivered: st.delivered ?? [], changed: st.gone.length });
   return states;
 }
 
-/** Writes back what changed: a segment all of whose events are gone goes, with its spent record. */
-function saveSpent(tx: WriteTx, states: Map<number, SpentState>): Promise<unknown> {
+/**
+ * Writes back what changed: a segment all of whose events are gone goes, with its spent
+ * record (its deletes issued before anything the caller writes next), and the keys of its
+ * delivered events come back, to be remembered.
+ */
+function saveSpent(tx: WriteTx, states: Map<number, SpentState>): { done: Promise<unknown>; delivered: string[] } {
   const writes: Promise<unknown>[] = [];
+  const delivered: string[] = [];
   for (const [seg, st] of states) {
     if (st.gone.size === st.changed) continue;
-    if (st.gone.size >= st.n) writes.push(tx.objectStore('fresh').delete(seg), tx.objectStore('spent').delete(seg));
-    else writes.push(tx.objectStore('spent').put({ seg, createdAt: st.createdAt, n: st.n, gone: [...st.gone] }));
+    if (st.gone.size >= st.n) {
+      writes.push(tx.objectStore('fresh').delete(seg), tx.objectStore('spent').delete(seg));
+      delivered.push(...st.delivered);
+    } else {
+      const { changed: _, gone, delivered: keys, ...rest } = st;
+      writes.push(tx.objectStore('spent').put({ ...rest, gone: [...gone], ...(keys.length ? { delivered: keys } : {}) }));
+    }
   }
-  return Promise.all(writes);
+  return { done: Promise.all(writes), delivered };
 }
 
 /**
