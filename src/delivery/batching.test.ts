@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split, visitorsSpan } from './batching.js';
+import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split, urlTag, visitorsSpan } from './batching.js';
 
 const URL_ = 'https://logx.optimizely.com/v1/events';
 
@@ -32,8 +32,12 @@ describe('content identity', () => {
   });
 
   it('one key per event uuid for Optimizely bodies (with the URL), whatever the batching or order', async () => {
-    expect(await contentKeys(URL_, body(['b', 'a']))).toEqual([`${URL_}\nuuid:b`, `${URL_}\nuuid:a`]);
-    expect(await contentKeys(URL_, body(['a'], { revision: '43' }))).toEqual([`${URL_}\nuuid:a`]);
+    const tag = urlTag(URL_);
+    expect(tag).toMatch(/^[0-9a-f]{8}$/);
+    expect(await contentKeys(URL_, body(['b', 'a']))).toEqual([`${tag}:b`, `${tag}:a`]);
+    expect(await contentKeys(URL_, body(['a'], { revision: '43' }))).toEqual([`${tag}:a`]);
+    // Another endpoint, another key for the same uuid.
+    expect(await contentKeys('https://other.example/v1/events', body(['a']))).not.toEqual([`${tag}:a`]);
     expect(await contentKeys('https://other.example/v1/events', body(['a']))).not.toEqual(await contentKeys(URL_, body(['a'])));
   });
 

@@ -50,10 +50,22 @@ export function eventUuids(body: OptimizelyBody): string[] {
 export async function contentKeys(url: string, body: string): Promise<string[]> {
   const parsed = parseOptimizely(body);
   const uuids = parsed ? eventUuids(parsed) : [];
-  if (uuids.length > 0) return uuids.map((uuid) => `${url}\nuuid:${uuid}`);
+  if (uuids.length > 0) {
+    // Short (the store indexes every key, at a cost that grows with its length): the URL
+    // as a 32-bit tag; the same uuid sent to two endpoints needs their tags to collide too.
+    const tag = urlTag(url);
+    return uuids.map((uuid) => `${tag}:${uuid}`);
+  }
   const identity = `${url}\nbody:${body}`;
   if (identity.length <= 200) return [identity];
   return globalThis.crypto?.subtle ? [`sha256:${await digestKey(identity)}`] : [];
+}
+
+/** The URL of an Optimizely event as the 8 hex digits of its FNV-1a hash (sync: also used by a schema upgrade). */
+export function urlTag(url: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < url.length; i++) h = Math.imul(h ^ url.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
 }
 
 /** A 128-bit hex SHA-256 prefix of `text`. */

@@ -96,6 +96,18 @@ describe.each([
     expect((await store.counters()).queued).toBe(4); // c, d, partly, overlap
   });
 
+  it('a key delivered while other events enqueued with it are still queued is a duplicate, then and after they go', async () => {
+    const { store } = setup();
+    await store.enqueue([rec('a', 'k1'), rec('b', 'k2')], WINDOW);
+    const [a] = await store.readDue(Number.MAX_SAFE_INTEGER, 1);
+    await store.settle([{ seq: a!.seq, record: a, kind: 'delivered' }]);
+    expect((await store.enqueue([rec('a2', 'k1')], WINDOW)).results[0]).toMatchObject({ ok: true, duplicate: true });
+    await deliverAll(store);
+    const again = await store.enqueue([rec('a3', 'k1'), rec('b3', 'k2'), rec('c3', 'k3')], WINDOW);
+    expect(again.results.map((r) => r.ok && r.duplicate)).toEqual([true, true, false]);
+    expect((await store.counters()).queued).toBe(1);
+  });
+
   it('clear() forgets delivered keys', async () => {
     const { store } = setup();
     await store.enqueue([rec('a', 'k')], WINDOW);

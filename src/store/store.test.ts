@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { urlTag } from '../delivery/batching.js';
 import { OutboxError } from '../errors.js';
 import { createV1Database } from './schema-v1.fixture.js';
 import { openMemoryStore } from './memory.js';
@@ -869,8 +870,9 @@ describe('IndexedDB store only', () => {
             [200, 'old2'],
           ] as const)
             tx.objectStore('queue').add({ ...base, seq, id, body: '{}', keys: [`k-${id}`] });
+          tx.objectStore('queue').add({ ...base, seq: 300, id: 'old3', body: '{}', keys: [`${url}\nuuid:u-queued`] });
           // The same key delivered twice (two records): kept once.
-          tx.objectStore('seen').add({ keys: ['k-done', 'k-twice'], at: T0 - 1000 });
+          tx.objectStore('seen').add({ keys: ['k-done', 'k-twice', `${url}\nuuid:u-old-format`], at: T0 - 1000 });
           tx.objectStore('seen').add({ keys: ['k-twice'], at: T0 - 500 });
           tx.objectStore('meta').put({ queued: 2, deadLettered: 0, delivered: 2, dropped: 0, retried: 0 }, 'counters');
           tx.oncomplete = () => {
@@ -885,14 +887,22 @@ describe('IndexedDB store only', () => {
       const window = { ...ROOMY, dedupeWindowMs: 3600_000 };
       const keyed = (id: string, key: string): NewRecord => ({ ...rec(id), keys: [key] });
       const out = await store.enqueue(
-        [keyed('re1', 'k-done'), keyed('re2', 'k-twice'), keyed('re3', 'k-old1'), keyed('new', 'k-new')],
+        [
+          keyed('re1', 'k-done'),
+          keyed('re2', 'k-twice'),
+          keyed('re3', 'k-old1'),
+          // Keys of Optimizely events are shorter from version 4 on: those kept are converted.
+          keyed('re4', `${urlTag(url)}:u-old-format`),
+          keyed('re5', `${urlTag(url)}:u-queued`),
+          keyed('new', 'k-new'),
+        ],
         window,
       );
-      expect(out.results.map((r) => r.ok && r.duplicate)).toEqual([true, true, true, false]);
+      expect(out.results.map((r) => r.ok && r.duplicate)).toEqual([true, true, true, true, true, false]);
       // New seqs come after the old ones.
       const due = await store.readDue(T0, 10);
-      expect(ids(due)).toEqual(['old1', 'old2', 'new']);
-      expect(due[2]!.seq).toBeGreaterThan(200);
+      expect(ids(due)).toEqual(['old1', 'old2', 'old3', 'new']);
+      expect(due[3]!.seq).toBeGreaterThan(300);
     });
   });
 

@@ -10,6 +10,7 @@
 // - Counters (queued, delivered, ...) are updated in the same transaction as the records
 //   they count, so they cannot drift from the data.
 import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
+import { urlTag } from '../delivery/batching.js';
 import type { Hold } from '../delivery/policy.js';
 import { OutboxError } from '../errors.js';
 import type { DeadLetterReason } from '../protocol.js';
@@ -259,6 +260,19 @@ export function openStore(options: StoreOptions = {}): Store {
           fresh.createIndex('ids', 'ids', { multiEntry: true, unique: true });
           fresh.createIndex('keys', 'keys', { multiEntry: true, unique: true });
           database.createObjectStore('spent', { keyPath: 'seg' });
+          // Keys of Optimizely events are shorter from version 4 on (a tag for the URL).
+          const short = (key: string) => {
+            const old = /^([^\n]*)\nuuid:(.*)$/s.exec(key);
+            return old ? `${urlTag(old[1]!)}:${old[2]}` : key;
+          };
+          void (async () => {
+            let cursor = await transaction.objectStore('queue').openCursor();
+            while (cursor) {
+              const { keys } = cursor.value;
+              if (keys?.some((k) => short(k) !== k)) await cursor.update({ ...cursor.value, keys: keys.map(short) });
+              cursor = await cursor.continue();
+            }
+          })();
           // Version 3's `seen` (one record per delivered batch, in delivery order): its keys
           // move into `fresh`, each once, and the store goes.
           const legacy = database as unknown as IDBPDatabase;
@@ -268,7 +282,7 @@ export function openStore(options: StoreOptions = {}): Store {
               const moved = new Set<string>();
               let n = 0;
               for (const { keys, at } of records) {
-                const left = keys.filter((k) => !moved.has(k) && !!moved.add(k));
+                const left = keys.map(short).filter((k) => !moved.has(k) && !!moved.add(k));
                 if (left.length) void fresh.put({ seg: -++n, createdAt: at, events: [], ids: [], keys: left });
               }
               void transaction.objectStore('meta').put(n as unknown as Counters, 'delivered-keys');
