@@ -142,6 +142,14 @@ export function buildSummary(run) {
       digits: 0,
     },
     {
+      label: 'bare fetch from a page, 6 in flight, no store, one request per event',
+      events: cfg.fetchCeiling,
+      unit: 'events/s',
+      key: 'fetchCeiling',
+      s: summarize(values((r) => r.fetchCeiling.eventsPerSec)),
+      digits: 0,
+    },
+    {
       label: `reconnect → backlog drained (batching ${batchingOn})`,
       events: cfg.reconnect,
       unit: 'ms',
@@ -245,6 +253,24 @@ export function buildSummary(run) {
       ),
       fmt: 'x',
       goal: { op: '≥', value: 5 },
+    },
+    {
+      label: 'drain: batching off / bare fetch from a page',
+      keys: ['drainOff', 'fetchCeiling'],
+      s: ratio(
+        (r) => r.drainOff.eventsPerSec,
+        (r) => r.fetchCeiling.eventsPerSec,
+      ),
+      fmt: '%',
+    },
+    {
+      label: 'bare fetch from a page / workbox replay',
+      keys: ['fetchCeiling', 'drainWorkbox'],
+      s: ratio(
+        (r) => r.fetchCeiling.eventsPerSec,
+        (r) => r.drainWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
     },
     {
       label: `drain: batching ${batchingOn} / workbox replay`,
@@ -417,7 +443,7 @@ export function renderMarkdown(run, summary) {
     '- Enqueue: offline (the backlog is held, as a beacon outbox is used). sw-outbox timed on the page from the first dispatchEvent (one task) to the last promise resolved; workbox timed inside its worker around Promise.all of pushRequest (Request construction included); the ceiling is timed around one readwrite transaction of puts into a bare object store, default durability, in a page.',
   );
   lines.push(
-    '- Drain: the backlog is queued offline; time from context.setOffline(false) until the local collector (Node, 127.0.0.1, CORS, preflight cached 600 s) has every event, counted by uuid. Workbox replays on its `sync` event.',
+    '- Drain: the backlog is queued offline; time from context.setOffline(false) until the local collector (Node, 127.0.0.1, CORS, preflight cached 600 s) has every event, counted by uuid. Workbox replays on its `sync` event. Bare fetch: the same bodies POSTed from a page by `fetch` alone (same headers, 6 in flight, no IndexedDB, nothing else), timed until the collector has them all: what one request per event costs on this browser and machine, without any outbox.',
   );
   lines.push(
     '- Main-thread ScriptDuration deltas are in the JSON only: script run through CDP (the burst) is not counted there, so only TaskDuration compares both patterns.',

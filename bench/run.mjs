@@ -32,6 +32,7 @@ const DEFAULTS = {
   ceiling: 10_000,
   drainOurs: 10_000,
   drainWorkbox: 1000,
+  fetchCeiling: 3000,
   reconnect: 1000,
   heapEvents: 100_000,
   heapBatching: 'both',
@@ -51,6 +52,7 @@ const QUICK = {
   ceiling: 5000,
   drainOurs: 2000,
   drainWorkbox: 200,
+  fetchCeiling: 500,
   heapEvents: 10_000,
 };
 
@@ -174,7 +176,7 @@ export async function main(argv) {
   run.selected = [
     ...(selected.has('main') ? ['main'] : []),
     ...(selected.has('enqueue') ? ['enqueueOurs', 'enqueueWorkbox', 'ceiling'] : []),
-    ...(selected.has('drain') ? ['drainOff', 'drainOn', 'drainWorkbox'] : []),
+    ...(selected.has('drain') ? ['drainOff', 'drainOn', 'drainWorkbox', 'fetchCeiling'] : []),
     ...(selected.has('reconnect') ? ['reconnect'] : []),
     ...(selected.has('heap') ? ['heap'] : []),
   ];
@@ -235,6 +237,7 @@ export async function main(argv) {
         r.drainOff = await attempt(at('drain batching off'), () => scenarios.drainOurs(env, 'off', cfg.drainOurs));
         r.drainOn = await attempt(at('drain batching optimizely'), () => scenarios.drainOurs(env, 'optimizely', cfg.drainOurs));
         r.drainWorkbox = await attempt(at('drain workbox replay'), () => scenarios.drainWorkbox(env));
+        r.fetchCeiling = await attempt(at('bare fetch ceiling'), () => scenarios.fetchCeiling(env));
       }
       if (perRound.includes('reconnect')) {
         r.reconnect = await attempt(at('reconnect'), () => scenarios.drainOurs(env, 'optimizely', cfg.reconnect, 'reconnect'));

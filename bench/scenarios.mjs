@@ -11,7 +11,7 @@ import { summarize } from './report.mjs';
  * @typedef {{
  *   mainBurst: number, mainTask: number, mainReps: number, settleMs: number,
  *   enqueueOurs: number, enqueueWorkbox: number, ceiling: number,
- *   drainOurs: number, drainWorkbox: number, reconnect: number,
+ *   drainOurs: number, drainWorkbox: number, fetchCeiling: number, reconnect: number,
  *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto' | 'both', heapChunk: number, heapSampleMs: number,
  * }} Config
  * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config}} Env
@@ -251,6 +251,30 @@ export async function drainWorkbox(env) {
     },
     120_000 + n * 40,
   );
+}
+
+/**
+ * One request per event without any outbox: the same ~1 KB bodies POSTed by bare `fetch`
+ * from a page, as the worker sends them (JSON content type, CORS, credentials omitted,
+ * response body cancelled), 6 in flight, no store at all; timed until the collector has
+ * every event. What a request costs on this browser and machine.
+ * @param {Env} env
+ */
+export async function fetchCeiling(env) {
+  const n = env.cfg.fetchCeiling;
+  return inContext(async ({ page }) => {
+    await page.goto(`${env.origin}/`);
+    const id = newId('fetch');
+    const url = env.collector.url(id);
+    await prepare(page, 50, `${id}-warm`, url);
+    await page.evaluate(([u]) => window.bench.fetchAll(String(u), 6), [url]);
+    await prepare(page, n, id, url);
+    const t0 = performance.now();
+    await page.evaluate(([u]) => window.bench.fetchAll(String(u), 6), [url]);
+    const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
+    const ms = doneAt - t0;
+    return { events: n, ms, eventsPerSec: n / (ms / 1000), requests: env.collector.get(id).requests };
+  });
 }
 
 /**

@@ -152,6 +152,31 @@ const bench = {
     return { ms };
   },
 
+  /**
+   * The prepared events POSTed by bare fetch, `lanes` in flight, as the worker sends them
+   * (no store); the collector's own count is the measurement.
+   */
+  async fetchAll(url: string, lanes: number): Promise<number> {
+    const bodies = events.map((e) => JSON.stringify(e.params));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < bodies.length) {
+          const body = bodies[next++]!;
+          const response = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+            credentials: 'omit',
+            mode: 'cors',
+          });
+          response.body?.cancel().catch(() => {});
+        }
+      }),
+    );
+    return bodies.length;
+  },
+
   async stats() {
     return need(dispatcher, 'dispatcher').stats();
   },
