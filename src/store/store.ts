@@ -152,8 +152,7 @@ type StoreName = 'queue' | 'dead' | 'meta' | 'fresh' | 'spent';
 type WriteTx = IDBPTransaction<OutboxSchema, StoreName[], 'readwrite'>;
 type ReadTx = IDBPTransaction<OutboxSchema, StoreName[], 'readonly' | 'readwrite'>;
 const WRITE_STORES: StoreName[] = ['queue', 'dead', 'meta', 'fresh', 'spent'];
-/** Segments have keys ≥ 1; the keys of delivered events, keys < 0. (Made when used: IDBKeyRange may be missing.) */
-const SEGMENTS = () => IDBKeyRange.lowerBound(0, true);
+/** In `fresh`, segments have keys ≥ 1; the keys of delivered events, keys < 0. (Made when used: IDBKeyRange may be missing.) */
 const DELIVERED = () => IDBKeyRange.upperBound(0, true);
 
 /**
