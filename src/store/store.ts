@@ -543,7 +543,7 @@ export function openStore(options: StoreOptions = {}): Store {
 
   /** Keeps the keys of events delivered now, for the de-duplication window. */
   async function remember(tx: WriteTx, keys: string[]): Promise<void> {
-    const meta = tx.objectStore('meta') as unknown as { get(k: string): Promise<unknown>; put(v: unknown, k: string): Promise<unknown> };
+    const meta = metaRecords(tx);
     const n = (((await meta.get('delivered-keys')) as number | undefined) ?? 0) + 1;
     void meta.put(n, 'delivered-keys');
     const fresh = tx.objectStore('fresh');
@@ -560,17 +560,17 @@ export function openStore(options: StoreOptions = {}): Store {
    * or delivered since `deliveredSince`), and the keys each of the others may hold (those
    * neither queued nor delivered). Reads the indexes of `fresh` (a segment's indexes still hold
    * its events that are gone: those do not count), and those of `queue` when it holds
-   * anything (only events that failed, usually none). Off the usual path: only for a
+   * anything (`retries`: only events that failed, usually none). Off the usual path: only for a
    * segment a unique index refused, or near a full queue.
    */
   async function againstQueued(
     tx: WriteTx,
     records: NewRecord[],
     deliveredSince: number,
+    retries: boolean,
   ): Promise<{ duplicates: Set<string>; keys: Map<string, string[] | undefined> }> {
     const queue = tx.objectStore('queue');
     const fresh = tx.objectStore('fresh');
-    const retries = (await queue.openKeyCursor()) !== null;
     // Still in the segment, or (a key) delivered from it.
     const inSegment = async (segment: Segment | undefined, has: (e: FreshEvent) => boolean, key?: string): Promise<boolean> => {
       if (!segment) return false;
@@ -604,7 +604,7 @@ export function openStore(options: StoreOptions = {}): Store {
 
   /** The next segment number: above every one given, and every seq `queue` gave (records of older versions). */
   async function nextSegment(tx: WriteTx, count: number): Promise<number> {
-    const meta = tx.objectStore('meta') as unknown as { get(k: string): Promise<unknown>; put(v: unknown, k: string): Promise<unknown> };
+    const meta = metaRecords(tx);
     let last = (await meta.get('segment')) as number | undefined;
     if (last === undefined) {
       const cursor = await tx.objectStore('queue').openKeyCursor(null, 'prev');
@@ -695,9 +695,12 @@ export function openStore(options: StoreOptions = {}): Store {
             if (ids.has(r.id) && r.ok && !r.duplicate) results[i] = outcome(r.id);
           }
         };
+        // Does `queue` hold anything (events that failed)? Read once: it gains records in this
+        // transaction only after the last look below (addToQueue).
+        const noRetries = (await tx.objectStore('queue').openKeyCursor()) === null;
         // Drops the duplicates of queued or delivered events from `list`, trimming the keys of the rest.
         const withoutQueued = async (list: NewRecord[]): Promise<NewRecord[]> => {
-          const { duplicates, keys } = await againstQueued(tx, list, at - window);
+          const { duplicates, keys } = await againstQueued(tx, list, at - window, !noRetries);
           mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
           return list.filter((r) => !duplicates.has(r.id)).map((r) => (r.keys ? { ...r, keys: keys.get(r.id) } : r));
         };
@@ -716,7 +719,6 @@ export function openStore(options: StoreOptions = {}): Store {
         let droppedIds: string[] = [];
         // Room for all, and no event has failed (the usual case): added at once, the unique
         // indexes of `fresh` refusing duplicates. (Those of `queue` are not asked.)
-        const noRetries = (await tx.objectStore('queue').openKeyCursor()) === null;
         if (noRetries && counters.queued + candidates.length <= limits.maxQueueSize) {
           counters.queued += await store(candidates);
           return { results, droppedIds };
@@ -813,10 +815,7 @@ export function openStore(options: StoreOptions = {}): Store {
 
     lease(owner, at, ttlMs) {
       return write(async (tx) => {
-        const meta = tx.objectStore('meta') as unknown as {
-          get(k: string): Promise<unknown>;
-          put(v: unknown, k: string): Promise<unknown>;
-        };
+        const meta = metaRecords(tx);
         const current = (await meta.get('lease')) as { owner: string; until: number } | undefined;
         if (current && current.owner !== owner && current.until > at) return false;
         await meta.put({ owner, until: at + ttlMs }, 'lease');
@@ -977,6 +976,10 @@ function saveSpent(tx: WriteTx, states: Map<number, SpentState>): { done: Promis
   }
   return { done: Promise.all(writes), delivered };
 }
+
+/** The meta store's records other than the counters (the segment and delivered-key numbers, the lease), untyped. */
+const metaRecords = (tx: WriteTx) =>
+  tx.objectStore('meta') as unknown as { get(k: string): Promise<unknown>; put(v: unknown, k: string): Promise<unknown> };
 
 /**
  * Adds `value` unless a unique index (id, key) already holds it: resolves false then,
