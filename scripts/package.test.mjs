@@ -19,15 +19,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /**
- * Page entry (`createDispatcher` and everything it pulls in: workbox-window's `Workbox`,
- * 2,199 B of it; not the fallback's worker file), minified and gzipped (level 9).
- * Measured 5,291 B on 2026-12-01 (raised on purpose from 5,248 B: the compact enqueue reply,
- * which halves the main thread's cost of a burst, costs the entry 88 B). The goal of issue 5
- * is 4,096 B: not met while the registration goes through workbox-window (2,199 B alone);
- * a lazily imported chunk does not help a Vite app, whose preload helper for `import()`
- * (~660 B) outweighs what could move. Lower it as the entry shrinks; raise it only on purpose.
+ * Page entry (`createDispatcher` and everything it pulls in; not the fallback's worker
+ * file), minified and gzipped (level 9). Measured 3,344 B on 2026-12-01, under the 4,096 B
+ * goal of issue 5 since a script URL is registered with `navigator.serviceWorker.register`
+ * (what workbox-window's `Workbox.register({immediate: true})` does; the class was 2,199 B
+ * of the 5,291 B before). Lower it as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 5312;
+const PAGE_BUDGET_GZIP_BYTES = 3400;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [
@@ -170,6 +168,8 @@ test(`page entry size budget: createDispatcher, bundled and minified, ≤ ${PAGE
   const fallback = assets.find((a) => /fallback.*\.js$/.test(a.name));
   assert.ok(fallback, `the fallback worker was not emitted by the bundler (assets: ${assets.map((a) => a.name).join(', ')})`);
   assert.ok(!page.includes('createEngine') && !page.includes('openDB'), 'store or engine code leaked into the page entry');
+  // ('updatefound' and 'controlling': workbox-window's own listener and event.)
+  assert.ok(!(page.includes('updatefound') && page.includes('controlling')), "workbox-window's Workbox is in the page entry");
   const sizes = {
     page: { min: page.length, gzip: gzipSize(page) },
     'fallback worker (loaded only without a service worker)': { min: fallback.source.length, gzip: gzipSize(fallback.source) },
@@ -177,9 +177,7 @@ test(`page entry size budget: createDispatcher, bundled and minified, ≤ ${PAGE
     'dist/sw.js': { min: read('dist/sw.js').length, gzip: gzipSize(read('dist/sw.js')) },
   };
   for (const [name, s] of Object.entries(sizes)) t.diagnostic(`${name}: ${s.min} B min, ${s.gzip} B min+gzip`);
-  console.log(
-    `page entry (createDispatcher + workbox-window): ${sizes.page.min} B min, ${sizes.page.gzip} B min+gzip (budget ${PAGE_BUDGET_GZIP_BYTES} B)`,
-  );
+  console.log(`page entry (createDispatcher): ${sizes.page.min} B min, ${sizes.page.gzip} B min+gzip (budget ${PAGE_BUDGET_GZIP_BYTES} B)`);
   assert.ok(
     sizes.page.gzip <= PAGE_BUDGET_GZIP_BYTES,
     `the page entry grew to ${sizes.page.gzip} B min+gzip, over its budget of ${PAGE_BUDGET_GZIP_BYTES} B`,

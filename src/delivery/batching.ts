@@ -108,9 +108,21 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
     parts: string[];
     visitors: number;
     bytes: number;
+    /** The first record's text around its visitors. */
+    head: string;
+    tail: string;
   }
   const units: (Unit<R> | Open)[] = [];
   const open = new Map<string, Open>();
+  // The group the last record joined: the next one usually shares its context, which is
+  // then compared in place (no key string made and hashed for each record).
+  let last: Open | undefined;
+  const sameContext = (o: Open, record: R, span: VisitorsSpan) =>
+    o.unit.url === record.url &&
+    o.head.length === span.start &&
+    o.tail.length === record.body.length - span.end &&
+    record.body.startsWith(o.head) &&
+    record.body.endsWith(o.tail);
   for (const record of records) {
     // Read as text (no parse: a page of hundreds of bodies would be as many object graphs).
     const span = visitorsSpan(record.body);
@@ -118,16 +130,19 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
       units.push({ records: [record], url: record.url, body: record.body });
       continue;
     }
-    const contextKey = `${record.url}\n${record.body.slice(0, span.start)}\n${record.body.slice(span.end)}`;
+    const head = record.body.slice(0, span.start);
+    const tail = record.body.slice(span.end);
+    const contextKey = () => `${record.url}\n${head}\n${tail}`;
     const inner = record.body.slice(span.start + 1, span.end - 1);
     // What this event adds to a merged body: its visitors and a comma.
     const added = utf8Bytes(inner) + 1;
-    const current = open.get(contextKey);
+    const current = last && sameContext(last, record, span) ? last : open.get(contextKey());
     if (current && current.visitors + span.count <= limits.maxVisitors && current.bytes + added <= limits.maxBytes) {
       current.unit.records.push(record);
       current.parts.push(inner);
       current.visitors += span.count;
       current.bytes += added;
+      last = current;
       continue;
     }
     const fresh: Open = {
@@ -136,9 +151,12 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
       parts: [inner],
       visitors: span.count,
       bytes: utf8Bytes(record.body),
+      head,
+      tail,
     };
-    open.set(contextKey, fresh);
+    open.set(contextKey(), fresh);
     units.push(fresh);
+    last = fresh;
   }
   return units.map((u) => {
     if (!('span' in u)) return u;

@@ -48,6 +48,21 @@ describe.each([
     expect((await store.counters()).queued).toBe(2);
   });
 
+  it('an event with a key posted again (same id: a page re-posting its message) is stored once, among events without keys', async () => {
+    const { store } = setup();
+    const message = [rec('a'), rec('b', 'kb'), rec('c')];
+    const first = await store.enqueue(message, WINDOW);
+    const again = await store.enqueue(message, WINDOW);
+    expect(first.results.map((r) => r.ok && r.duplicate)).toEqual([false, false, false]);
+    expect(again.results.map((r) => r.ok && r.duplicate)).toEqual([true, true, true]);
+    expect((await store.counters()).queued).toBe(3);
+    await deliverAll(store);
+    const late = await store.enqueue(message, WINDOW);
+    // Delivered: the key refuses b within the window; a and c have no key and no record left.
+    expect(late.results.map((r) => r.ok && r.duplicate)).toEqual([false, true, false]);
+    expect((await store.counters()).queued).toBe(2);
+  });
+
   it('stores a key once within one batch', async () => {
     const { store } = setup();
     const { results } = await store.enqueue([rec('a', 'k'), rec('b', 'k')], WINDOW);

@@ -103,7 +103,12 @@ interface Segment {
   seg: number;
   createdAt: number;
   events: FreshEvent[];
-  /** Every event's id and every key (multi-entry unique indexes: duplicates are refused as they are added). */
+  /**
+   * The ids of the events without keys, and every key (multi-entry unique indexes:
+   * duplicates are refused as they are added). An event with keys is not indexed by id
+   * (each index entry costs the drain a write and a delete): an id comes again only with
+   * the same event (a page posting a message again), whose keys refuse it all the same.
+   */
   ids: string[];
   keys: string[];
 }
@@ -656,7 +661,13 @@ export function openStore(options: StoreOptions = {}): Store {
     for (let from = 0; from < records.length; from += SEGMENT, seg++) {
       const part = records.slice(from, from + SEGMENT);
       const events = part.map(({ id, url, body, keys }) => ({ id, url, body, ...(keys?.length ? { keys } : {}) }));
-      const segment: Segment = { seg, createdAt: at, events, ids: events.map((e) => e.id), keys: events.flatMap((e) => e.keys ?? []) };
+      const segment: Segment = {
+        seg,
+        createdAt: at,
+        events,
+        ids: events.filter((e) => !e.keys).map((e) => e.id),
+        keys: events.flatMap((e) => e.keys ?? []),
+      };
       adds.push(
         addUnlessDuplicate(tx.objectStore('fresh'), segment).then(async (added) => {
           if (!added) return part;
