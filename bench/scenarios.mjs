@@ -118,10 +118,21 @@ export async function mainThread(env) {
       // this window by chance.
       await cdp.send('HeapProfiler.collectGarbage');
       await sleep(50);
+      const profile = process.env.BENCH_CPU_PROFILE && n >= cfg.mainTask && variant !== 'idle';
+      if (profile) {
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.start');
+      }
       const before = await metrics();
       await page.evaluate(([v, p]) => window.bench.mainThread(v, p), /** @type {const} */ ([variant, pattern]));
       await sleep(cfg.settleMs);
       const after = await metrics();
+      if (profile)
+        await writeProfile(
+          String(process.env.BENCH_CPU_PROFILE),
+          `main-${pattern}-${variant}-${batch}`,
+          (await cdp.send('Profiler.stop')).profile,
+        );
       return { taskMs: (after.task - before.task) * 1000, scriptMs: (after.script - before.script) * 1000 };
     };
     /** @type {Record<string, any>} */
@@ -282,10 +293,19 @@ export async function fetchCeiling(env) {
  * @param {string} id @param {number} n @param {Record<string, unknown>} extra
  */
 async function reconnectAndWait(env, context, id, n, extra) {
+  // BENCH_CPU_PROFILE=<dir>: a CPU profile of the service worker over the drain, written
+  // there (open it in Chrome DevTools), and its top functions by self time printed.
+  const profileDir = process.env.BENCH_CPU_PROFILE;
+  const profiler = profileDir && (extra.batching ? await workerSession(context, `${env.origin}/sw.js`) : undefined);
+  if (profiler) {
+    await profiler.send('Profiler.enable');
+    await profiler.send('Profiler.start');
+  }
   const t0 = performance.now();
   await context.setOffline(false);
   const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
   const ms = doneAt - t0;
+  if (profiler && profileDir) await writeProfile(profileDir, id, (await profiler.send('Profiler.stop')).profile);
   const got = env.collector.get(id);
   return {
     ...extra,
@@ -298,6 +318,28 @@ async function reconnectAndWait(env, context, id, n, extra) {
     duplicates: got.duplicates,
     firstRequestMs: got.firstAt === undefined ? null : got.firstAt - t0,
   };
+}
+
+/** Writes a CDP CPU profile and prints its top functions by self time. */
+async function writeProfile(dir, name, profile) {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
+  const dt = new Map();
+  profile.samples.forEach((node, i) => dt.set(node, (dt.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const self = new Map();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = dt.get(node.id) ?? 0;
+    total += us;
+    const f = node.callFrame;
+    const where = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+    self.set(where, (self.get(where) ?? 0) + us);
+  }
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  console.log(`CPU profile ${name}: ${(total / 1000).toFixed(0)} ms sampled`);
+  for (const [where, us] of top)
+    console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms  ${where}`);
 }
 
 // --- worker heap -----------------------------------------------------------------------
