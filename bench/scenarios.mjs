@@ -326,7 +326,9 @@ async function writeProfile(dir, name, profile) {
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
   const dt = new Map();
-  profile.samples.forEach((node, i) => dt.set(node, (dt.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((node, i) => {
+    dt.set(node, (dt.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const self = new Map();
   let total = 0;
   for (const node of profile.nodes) {
