@@ -20,12 +20,13 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 /**
  * Page entry (`createDispatcher` and everything it pulls in; not the fallback's worker
- * file), minified and gzipped (level 9). Measured 3,344 B on 2026-12-01, under the 4,096 B
+ * file), minified and gzipped (level 9). Measured 3,415 B on 2026-12-01, under the 4,096 B
  * goal of issue 5 since a script URL is registered with `navigator.serviceWorker.register`
  * (what workbox-window's `Workbox.register({immediate: true})` does; the class was 2,199 B
- * of the 5,291 B before). Lower it as the entry shrinks; raise it only on purpose.
+ * of the 5,291 B before; holding a message while events keep coming cost 71 B). Lower it
+ * as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 3400;
+const PAGE_BUDGET_GZIP_BYTES = 3456;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

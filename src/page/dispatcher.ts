@@ -3,8 +3,8 @@
 // page-side fallback, loaded only when needed) validates URLs, endpoints and sizes and
 // answers each event with a result.
 //
-// - Events dispatched in the same task travel in one message, as JSON strings (a string
-//   is cheaper to clone than the object it encodes).
+// - Events travel together, as JSON strings (a string is cheaper to clone than the object
+//   it encodes): one message until 5 ms pass without an event, or 50 ms after the first.
 // - A message the worker never answers (killed between receipt and reply) is posted
 //   again with the same ids; the store keeps one copy per queued id.
 // - No service worker (API absent, registration refused or timed out, worker silent):
@@ -123,6 +123,10 @@ const INTEGERS = [
   ['wakeIntervalMs', 5000, 100],
   ['registrationTimeoutMs', 10_000, 1],
 ] as const;
+
+/** A message goes once no event came for QUIET_MS, or MAX_WAIT_MS after its first event. */
+const QUIET_MS = 5;
+const MAX_WAIT_MS = 50;
 
 type Settle = [resolve: (r: DispatchResponse) => void, reject: (e: OutboxError) => void];
 
@@ -276,7 +280,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return reply.type === 'sw-outbox/error' ? fail(reply.code as OutboxErrorCode, reply.message) : reply;
   }
 
-  // --- enqueue, batched per task ------------------------------------------------------
+  // --- enqueue, batched while events keep coming --------------------------------------
+  let firstAt = 0;
+  let lastAt = 0;
+  function sendSoon(): void {
+    const now = performance.now();
+    const quiet = now - lastAt;
+    if (outgoing.length && quiet < QUIET_MS && now - firstAt < MAX_WAIT_MS) setTimeout(sendSoon, QUIET_MS - quiet);
+    else sendOutgoing();
+  }
+
   function sendOutgoing(): void {
     const events = outgoing;
     const batch = settles;
@@ -325,11 +338,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return new Promise<DispatchResponse>((resolve, reject) => {
       if (closed) fail('closed', 'this dispatcher was closed');
       const body = toJson(params, what);
-      // Events of the next 5 ms share a message (a burst spread over tasks costs the main
-      // thread one message, not one each; 202 still waits for the commit). As the page
-      // hides (an SDK flushing on pagehide), the message goes at the end of this task; and
-      // where no service worker holds the events, a keepalive copy goes at once.
-      if (!outgoing.length) hiding ? queueMicrotask(sendOutgoing) : setTimeout(sendOutgoing, 5);
+      // Events share a message until 5 ms pass without one, or 50 ms since the first (a
+      // burst spread over tasks costs the main thread a message or two, not one per 5 ms:
+      // each message and its reply cost the page far more than an event; 202 still waits
+      // for the commit). As the page hides (an SDK flushing on pagehide), the message goes
+      // at the end of this task; and where no service worker holds the events, a
+      // keepalive copy goes at once.
+      lastAt = performance.now();
+      if (!outgoing.length) {
+        firstAt = lastAt;
+        hiding ? queueMicrotask(sendOutgoing) : setTimeout(sendSoon, QUIET_MS);
+      }
       const event: WireEvent = { id: `${idPrefix}-${++lastId}`, url: String(url), body };
       if (what !== 'body') {
         event.dedupe = true;
@@ -365,6 +384,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let rewrites: [string, string][] = [];
   function onPageHide(): void {
     hiding = 1;
+    // What waits for its message goes now: a timer may not run again.
+    sendOutgoing();
     budget = 60_000;
     const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
     endpoints = ((fallbackOptions ? fallbackOptions.endpoints : undefined) ?? (listed ? listed.split(',') : undefined))?.map((e) =>
