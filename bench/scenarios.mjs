@@ -301,10 +301,16 @@ async function reconnectAndWait(env, context, id, n, extra) {
     await profiler.send('Profiler.enable');
     await profiler.send('Profiler.start');
   }
+  const cpu0 = process.env.BENCH_CPU_PROC ? await processCpu() : undefined;
   const t0 = performance.now();
   await context.setOffline(false);
   const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
   const ms = doneAt - t0;
+  if (cpu0) {
+    const cpu1 = await processCpu();
+    const per = [...cpu1].map(([k, v]) => `${k} ${(((v - (cpu0.get(k) ?? 0)) * 1000) / n).toFixed(0)}`).join(', ');
+    console.log(`CPU ms per 1,000 events, ${id} (${n} in ${ms.toFixed(0)} ms): ${per}`);
+  }
   if (profiler && profileDir) await writeProfile(profileDir, id, (await profiler.send('Profiler.stop')).profile);
   const got = env.collector.get(id);
   return {
@@ -318,6 +324,38 @@ async function reconnectAndWait(env, context, id, n, extra) {
     duplicates: got.duplicates,
     firstRequestMs: got.firstAt === undefined ? null : got.firstAt - t0,
   };
+}
+
+/**
+ * BENCH_CPU_PROC=1: CPU time (user + system, ms) of this process (bench driver and
+ * collector) and of every Chromium process by kind, read from /proc (Linux).
+ * @returns {Promise<Map<string, number>>}
+ */
+async function processCpu() {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const tick = 1000 / 100; // USER_HZ
+  /** @type {Map<string, number>} */
+  const byKind = new Map();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+      const isSelf = Number(pid) === process.pid;
+      if (!isSelf && !cmd[0]?.includes('chrom')) continue;
+      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7);
+      const sub = cmd
+        .find((a) => a.startsWith('--utility-sub-type='))
+        ?.slice(19)
+        .split('.')
+        .pop();
+      const kind = isSelf ? 'node (driver + collector)' : type ? (sub ? `${type}:${sub}` : type) : 'browser';
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      byKind.set(kind, (byKind.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tick);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byKind;
 }
 
 /** Writes a CDP CPU profile and prints its top functions by self time. */

@@ -275,6 +275,29 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     console.log(`batchMaxVisitors=8: 40 events in ${requests.length} requests (${(requests.length / 40).toFixed(2)} requests/event)`);
   });
 
+  test('merged bodies over 32 KB (sent as a Blob) arrive byte for byte, non-ASCII included', async ({
+    page,
+    context,
+    harness,
+    collector,
+  }) => {
+    await harness.goto(page);
+    await harness.start(page, { sdk: 'v6-forwarding' }, { batching: 'optimizely', batchMaxVisitors: 100 });
+    await context.setOffline(true);
+    const who = users('large', 80);
+    await page.evaluate(({ who, tags }) => window.harness.track(who, tags), { who, tags: TAGS });
+    const calls = await waitForDispatched(page, who.length);
+    await context.setOffline(false);
+    await waitForUuids(collector, allUuids(calls));
+
+    const requests = expectFaithfulMerge(collector, calls);
+    const longest = Math.max(...requests.map((b) => b.length));
+    // BLOB_BODY_CHARS (src/delivery/send.ts): longer bodies go as a Blob.
+    expect(longest).toBeGreaterThan(32 * 1024);
+    expect(requests.some((b) => b.includes('ünïcødé ✓'))).toBe(true);
+    console.log(`80 events in ${requests.length} requests, the longest body ${longest} characters`);
+  });
+
   test('batchMaxBytes bounds every merged body (UTF-8 bytes), fewer requests than events', async ({
     page,
     context,
