@@ -79,6 +79,14 @@ describe('groupForBatching', () => {
     expect(single[0]!.body).toBe(records[1]!.body);
   });
 
+  it('a merged unit carries its body in pieces; a single event has none (its body is sent as it is)', () => {
+    const records = [rec('1', body(['a'], {}, 'v1')), rec('2', body(['b'], {}, 'v2'))];
+    const [merged] = groupForBatching(records, roomy);
+    expect(merged!.parts!.join('')).toBe(merged!.body);
+    expect(merged!.parts!.length).toBeGreaterThan(2);
+    expect(groupForBatching([records[0]!], roomy)[0]!.parts).toBeUndefined();
+  });
+
   it('never merges different contexts, URLs or non-Optimizely bodies', () => {
     const records = [
       rec('1', body(['a'])),
@@ -154,5 +162,7 @@ describe('visitorsSpan (read as text)', () => {
     const units = groupForBatching(records, { maxVisitors: 1000, maxBytes: 1 << 24 });
     expect(units).toHaveLength(1);
     expect(units[0]!.body).toBe(JSON.stringify({ ...context, visitors: records.flatMap((r) => r.visitors), tail: ['same'] }));
+    // The pieces the sender sends are that body, in order.
+    expect(units[0]!.parts?.join('')).toBe(units[0]!.body);
   });
 });

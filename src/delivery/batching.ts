@@ -80,7 +80,10 @@ export async function digestKey(text: string): Promise<string> {
 export interface Unit<R> {
   records: R[];
   url: string;
+  /** The body (of a merged request: its `parts` joined, made when first read). */
   body: string;
+  /** A merged request's body in pieces, in order: sent as they are, never joined. */
+  parts?: string[];
 }
 
 export interface BatchLimits {
@@ -166,9 +169,21 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
       const head = u.unit.body;
       // One join: the merged body is made once (no intermediate copy of its visitors).
       const pieces = [`${head.slice(0, u.span.start)}[`];
-      for (const part of u.parts) if (part !== '') pieces.push(pieces.length > 1 ? `,${part}` : part);
+      for (const part of u.parts) {
+        if (part === '') continue;
+        if (pieces.length > 1) pieces.push(',');
+        pieces.push(part);
+      }
       pieces.push(`]${head.slice(u.span.end)}`);
-      u.unit.body = pieces.join('');
+      // Joined only if read: the sender sends the pieces (a copy of every body fewer on the
+      // worker's heap for each request).
+      let body: string | undefined;
+      Object.defineProperty(u.unit, 'body', {
+        get: () => (body ??= pieces.join('')),
+        enumerable: true,
+        configurable: true,
+      });
+      u.unit.parts = pieces;
     }
     return u.unit;
   });

@@ -3,7 +3,7 @@ import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } fr
 import { type EnqueueLimits, type NewRecord, type QueuedRecord, type Store, openStore } from '../store/store.js';
 import { type BlockReason, type Flusher, createFlusher } from './flusher.js';
 import type { SendResult } from './policy.js';
-import type { Sendable } from './send.js';
+import { type Sendable, wholeBody } from './send.js';
 
 const T0 = 1_700_000_000_000;
 const URL_ = 'https://collector.example/v1/events';
@@ -40,12 +40,13 @@ function setup(options: SetupOptions = {}) {
     now: () => clock.now,
     ...(options.maxDeadLetters !== undefined ? { maxDeadLetters: options.maxDeadLetters } : {}),
   });
-  const sent: Sendable[] = [];
+  /** What each request carried, its body whole. */
+  const sent: (Sendable & { body: string })[] = [];
   /** Scripted answers: by id, else the default. */
   const script = new Map<string, SendResult | (() => SendResult | Promise<SendResult>)>();
   let fallback: SendResult = OK;
   const send = vi.fn(async (event: Sendable): Promise<SendResult> => {
-    sent.push(event);
+    sent.push({ id: event.id, url: event.url, body: wholeBody(event) });
     const answer = script.get(event.id);
     if (typeof answer === 'function') return answer();
     return answer ?? fallback;
@@ -645,8 +646,8 @@ describe('flusher with Optimizely batching', () => {
     const t = setup({ batch: { maxVisitors: 100, maxBytes: 1 << 20 } });
     await enqueueOptimizely(t, ['a', 'b', 'poison', 'c', 'd', 'e']);
     t.send.mockImplementation(async (event: Sendable) => {
-      t.sent.push(event);
-      return event.body.includes('"poison"') ? status(400) : OK;
+      t.sent.push({ id: event.id, url: event.url, body: wholeBody(event) });
+      return wholeBody(event).includes('"poison"') ? status(400) : OK;
     });
     await t.flusher.kick();
     expect(await t.queued()).toEqual([]);

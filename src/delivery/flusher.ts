@@ -230,7 +230,11 @@ export function createFlusher(o: FlusherOptions): Flusher {
         inFlight++;
         let result: SendResult;
         try {
-          result = await o.send({ id: unit.records[0]!.id, url: unit.url, body: unit.body });
+          result = await o.send(
+            unit.parts
+              ? { id: unit.records[0]!.id, url: unit.url, parts: unit.parts }
+              : { id: unit.records[0]!.id, url: unit.url, body: unit.body },
+          );
         } finally {
           inFlight--;
         }

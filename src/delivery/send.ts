@@ -8,14 +8,24 @@ export interface SendOptions {
   idHeader: string | false;
 }
 
-export interface Sendable {
-  id: string;
-  url: string;
-  body: string;
-}
+/** One request's id, URL and body: whole, or in pieces sent in order (a merged batch). */
+export type Sendable = { id: string; url: string } & ({ body: string; parts?: undefined } | { parts: string[]; body?: undefined });
 
 /** Bodies longer than this (UTF-16 units) are sent as a Blob. */
 export const BLOB_BODY_CHARS = 32 * 1024;
+
+/** The body of a Sendable as one string (its pieces joined). */
+export const wholeBody = (event: Sendable): string => event.body ?? event.parts.join('');
+
+/** What fetch is given: the string, or a Blob of the pieces, or of a long string. */
+function bodyOf(event: Sendable): string | Blob {
+  if (event.parts) {
+    let length = 0;
+    for (const part of event.parts) length += part.length;
+    return length > BLOB_BODY_CHARS ? new Blob(event.parts) : event.parts.join('');
+  }
+  return event.body.length > BLOB_BODY_CHARS ? new Blob([event.body]) : event.body;
+}
 
 export type Sender = (event: Sendable) => Promise<SendResult>;
 
@@ -40,7 +50,7 @@ export function createSender(
         // A large body (a merged batch) as a Blob: Chromium's fetch() spends milliseconds of
         // the worker's thread on a string body of 100 KB, and far less on a Blob of it (the
         // same UTF-8 bytes). A small one stays a string: a Blob costs more than it saves there.
-        body: event.body.length > BLOB_BODY_CHARS ? new Blob([event.body]) : event.body,
+        body: bodyOf(event),
         credentials: options.credentials,
         mode: 'cors',
         // No `cache` option: POSTs are not cached anyway, and Chromium 156 crashes its
