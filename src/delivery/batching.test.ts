@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { contentKeys, digestKey, eventUuids, groupForBatching, parseOptimizely, split, urlTag, visitorsSpan } from './batching.js';
+import { wholeBody } from './send.js';
 
 const URL_ = 'https://logx.optimizely.com/v1/events';
 
@@ -66,7 +67,7 @@ describe('groupForBatching', () => {
     const records = [rec('1', body(['a'], {}, 'v1'), URL_), rec('2', body(['b'], {}, 'v2')), rec('3', body(['c'], {}, 'v3'))];
     const units = groupForBatching(records, roomy);
     expect(units).toHaveLength(1);
-    const merged = JSON.parse(units[0]!.body);
+    const merged = JSON.parse(wholeBody(units[0]!));
     expect(merged.visitors.map((v: { visitor_id: string }) => v.visitor_id)).toEqual(['v1', 'v2', 'v3']);
     const { visitors: _, ...context } = merged;
     const { visitors: __, ...first } = JSON.parse(records[0]!.body);
@@ -77,12 +78,14 @@ describe('groupForBatching', () => {
 
     const single = groupForBatching([records[1]!], roomy);
     expect(single[0]!.body).toBe(records[1]!.body);
+    expect(single[0]!.parts).toBeUndefined();
   });
 
   it('a merged unit carries its body in pieces; a single event has none (its body is sent as it is)', () => {
     const records = [rec('1', body(['a'], {}, 'v1')), rec('2', body(['b'], {}, 'v2'))];
     const [merged] = groupForBatching(records, roomy);
-    expect(merged!.parts!.join('')).toBe(merged!.body);
+    expect(merged!.parts!.join('')).toBe(wholeBody(merged!));
+    expect(merged!.body).toBeUndefined();
     expect(merged!.parts!.length).toBeGreaterThan(2);
     expect(groupForBatching([records[0]!], roomy)[0]!.parts).toBeUndefined();
   });
@@ -106,7 +109,7 @@ describe('groupForBatching', () => {
     const records = Array.from({ length: 7 }, (_, i) => rec(String(i), body([`u${i}`])));
     const units = groupForBatching(records, { maxVisitors: 3, maxBytes: 1 << 20 });
     expect(units.map((u) => u.records.length)).toEqual([3, 3, 1]);
-    for (const u of units) expect(JSON.parse(u.body).visitors.length).toBe(u.records.length);
+    for (const u of units) expect(JSON.parse(wholeBody(u)).visitors.length).toBe(u.records.length);
   });
 
   it('respects maxBytes, measured on the merged body in UTF-8', () => {
@@ -115,7 +118,7 @@ describe('groupForBatching', () => {
     const limit = Math.floor(one * 2.5);
     const units = groupForBatching(records, { maxVisitors: 100, maxBytes: limit });
     expect(units.length).toBeGreaterThan(1);
-    for (const u of units) expect(new TextEncoder().encode(u.body).length).toBeLessThanOrEqual(limit);
+    for (const u of units) expect(new TextEncoder().encode(wholeBody(u)).length).toBeLessThanOrEqual(limit);
     expect(units.flatMap((u) => u.records.map((r) => r.id))).toEqual(records.map((r) => r.id));
   });
 
@@ -161,8 +164,6 @@ describe('visitorsSpan (read as text)', () => {
     for (const r of records) r.body = JSON.stringify({ ...context, visitors: r.visitors, tail: ['same'] });
     const units = groupForBatching(records, { maxVisitors: 1000, maxBytes: 1 << 24 });
     expect(units).toHaveLength(1);
-    expect(units[0]!.body).toBe(JSON.stringify({ ...context, visitors: records.flatMap((r) => r.visitors), tail: ['same'] }));
-    // The pieces the sender sends are that body, in order.
-    expect(units[0]!.parts?.join('')).toBe(units[0]!.body);
+    expect(wholeBody(units[0]!)).toBe(JSON.stringify({ ...context, visitors: records.flatMap((r) => r.visitors), tail: ['same'] }));
   });
 });

@@ -1,6 +1,7 @@
 // Pure policy for Optimizely events: what identifies an event's content (for
 // de-duplication) and which queued events may travel as one request (opt-in batching).
 // No I/O here but the digest; unit-tested in batching.test.ts.
+import type { Body } from './send.js';
 
 /** The parts of an Optimizely event body this module reads. */
 interface OptimizelyBody {
@@ -76,15 +77,8 @@ export async function digestKey(text: string): Promise<string> {
   return hex;
 }
 
-/** One request: the records it carries, where it goes and the exact body. */
-export interface Unit<R> {
-  records: R[];
-  url: string;
-  /** The body (of a merged request: its `parts` joined, made when first read). */
-  body: string;
-  /** A merged request's body in pieces, in order: sent as they are, never joined. */
-  parts?: string[];
-}
+/** One request: the records it carries, where it goes and the exact body (a merged one in pieces). */
+export type Unit<R> = { records: R[]; url: string } & Body;
 
 export interface BatchLimits {
   maxVisitors: number;
@@ -105,7 +99,8 @@ interface Batchable {
  */
 export function groupForBatching<R extends Batchable>(records: readonly R[], limits: BatchLimits): Unit<R>[] {
   interface Open {
-    unit: Unit<R>;
+    /** The first record's unit, until others join it. */
+    unit: { records: R[]; url: string; body: string };
     span: VisitorsSpan;
     /** Each record's visitors, as text without the brackets. */
     parts: string[];
@@ -167,7 +162,6 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
     // visitors (its fields, in their order), with every record's visitors, in order.
     if (u.unit.records.length > 1) {
       const head = u.unit.body;
-      // One join: the merged body is made once (no intermediate copy of its visitors).
       const pieces = [`${head.slice(0, u.span.start)}[`];
       for (const part of u.parts) {
         if (part === '') continue;
@@ -175,15 +169,8 @@ export function groupForBatching<R extends Batchable>(records: readonly R[], lim
         pieces.push(part);
       }
       pieces.push(`]${head.slice(u.span.end)}`);
-      // Joined only if read: the sender sends the pieces (a copy of every body fewer on the
-      // worker's heap for each request).
-      let body: string | undefined;
-      Object.defineProperty(u.unit, 'body', {
-        get: () => (body ??= pieces.join('')),
-        enumerable: true,
-        configurable: true,
-      });
-      u.unit.parts = pieces;
+      // Not joined: the sender sends the pieces (a copy of every body fewer on the worker's heap).
+      return { records: u.unit.records, url: u.unit.url, parts: pieces };
     }
     return u.unit;
   });

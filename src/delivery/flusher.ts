@@ -230,11 +230,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
         inFlight++;
         let result: SendResult;
         try {
-          result = await o.send(
-            unit.parts
-              ? { id: unit.records[0]!.id, url: unit.url, parts: unit.parts }
-              : { id: unit.records[0]!.id, url: unit.url, body: unit.body },
-          );
+          const { records, ...request } = unit;
+          result = await o.send({ id: records[0]!.id, ...request });
         } finally {
           inFlight--;
         }

@@ -8,14 +8,17 @@ export interface SendOptions {
   idHeader: string | false;
 }
 
-/** One request's id, URL and body: whole, or in pieces sent in order (a merged batch). */
-export type Sendable = { id: string; url: string } & ({ body: string; parts?: undefined } | { parts: string[]; body?: undefined });
+/** A request's body: whole, or in pieces sent in order (a merged batch, never joined). */
+export type Body = { body: string; parts?: undefined } | { parts: string[]; body?: undefined };
+
+/** One request's id, URL and body. */
+export type Sendable = { id: string; url: string } & Body;
 
 /** Bodies longer than this (UTF-16 units) are sent as a Blob. */
 export const BLOB_BODY_CHARS = 32 * 1024;
 
-/** The body of a Sendable as one string (its pieces joined). */
-export const wholeBody = (event: Sendable): string => event.body ?? event.parts.join('');
+/** A body as one string (its pieces joined). */
+export const wholeBody = (b: Body): string => b.body ?? b.parts.join('');
 
 /** What fetch is given: the string, or a Blob of the pieces, or of a long string. */
 function bodyOf(event: Sendable): string | Blob {
