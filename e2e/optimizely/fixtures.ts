@@ -189,14 +189,17 @@ export function sorted(list: readonly string[]): string[] {
   return [...list].sort();
 }
 
-/** Waits (bounded: a worker script that fails to load or throws never activates) until the page's worker is activated. */
+/**
+ * Waits (bounded: a worker script that fails to load or throws never activates) until the
+ * page's worker is activated. (Polled with evaluate: waitForFunction does not await an
+ * async predicate, and the Promise it returns counts as truthy at once.)
+ */
 export async function waitForActiveWorker(page: Page, what = 'the service worker'): Promise<void> {
-  await page
-    .waitForFunction(async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated', undefined, {
+  await expect
+    .poll(() => page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.state ?? 'no active worker'), {
       timeout: 20_000,
-      polling: 100,
+      intervals: [100],
+      message: `${what} did not activate`,
     })
-    .catch((error: Error) => {
-      throw new Error(`${what} did not activate: ${error.message}`);
-    });
+    .toBe('activated');
 }
