@@ -566,3 +566,65 @@ test.describe('first visit with an SDK that does not wait for the answer', () =>
     });
   }
 });
+
+test.describe('first visit that loses the network before any worker script has loaded', () => {
+  // Neither /sw.js nor the fallback's script can be fetched: nothing can store the events
+  // yet. They wait in the page (not refused, not answered) and are stored once the
+  // network is back, by the service worker registered then.
+  for (const sdk of ['v4', 'v6-forwarding'] as const) {
+    test(`${sdk}: events tracked offline wait, are accepted (202) back online, and each is delivered once`, async ({
+      page,
+      context,
+      harness,
+      collector,
+    }) => {
+      await harness.goto(page);
+      await context.setOffline(true);
+      const who = users(`first-offline-${sdk}`, 4);
+      await page.evaluate(
+        async ({ o, who }) => {
+          await window.harness.start(o);
+          window.harness.track(who);
+        },
+        { o: { sdk, sw: harness.swQuery(), rewrite: { [SDK_URL]: harness.collectorUrl }, batchSize: 1 }, who },
+      );
+      await expect.poll(async () => (await callsOf(page)).length).toBe(who.length);
+      await page.waitForTimeout(2000);
+      expect(await answers(page), 'no answer while nothing can store the events').toEqual([]);
+
+      await context.setOffline(false);
+      const calls = await waitForDispatched(page, who.length);
+      expect(await answers(page)).toEqual(calls.map(() => ({ statusCode: 202 })));
+      await waitForActiveWorker(page, 'the service worker registered back online');
+      const uuids = expectDistinct(calls, who.length);
+      await waitForUuids(collector, uuids);
+      expect([...uuidCounts(collector).values()]).toEqual(uuids.map(() => 1));
+      expectRequestsToCollector(collector);
+    });
+  }
+});
+
+test('close() in the task that dispatched: resolves once the worker has answered every event (no timeout, no fallback), each delivered once', async ({
+  page,
+  harness,
+  collector,
+}) => {
+  await harness.goto(page);
+  await harness.start(page, { sdk: 'v6-forwarding' });
+  // The fallback's script loads only when the service worker counts as silent.
+  const fallbackLoads: string[] = [];
+  page.on('request', (r) => /fallback/.test(r.url()) && fallbackLoads.push(r.url()));
+  const who = users('close', 3);
+  await page.evaluate(async (who) => {
+    window.harness.decide(who);
+    window.harness.track(who);
+    // The events are still waiting for their message: close() sends it, then waits for the answer.
+    await window.harness.close();
+  }, who);
+  const calls = await callsOf(page);
+  expect(await answers(page)).toEqual(calls.map(() => ({ statusCode: 202 })));
+  expect(fallbackLoads, 'the service worker answered: no fallback').toEqual([]);
+  const uuids = expectDistinct(calls, who.length * 2);
+  await waitForUuids(collector, uuids);
+  expect([...uuidCounts(collector).values()]).toEqual(uuids.map(() => 1));
+});

@@ -26,7 +26,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
  * of the 5,291 B before; holding a message while events keep coming cost 71 B). Lower it
  * as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 3456;
+const PAGE_BUDGET_GZIP_BYTES = 3584;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

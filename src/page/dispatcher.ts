@@ -93,7 +93,7 @@ export interface Dispatcher {
   on<K extends OutboxEventName>(name: K, handler: (detail: OutboxEvents[K]) => void): () => void;
   /** Empties the queue and the dead-letter store (for sign-out). */
   clear(): Promise<void>;
-  /** Stops listening; later calls reject with `closed`. Resolves when pending events are acknowledged. */
+  /** Later calls reject with `closed`. Resolves when pending events are acknowledged; then stops listening. */
   close(): Promise<void>;
 }
 
@@ -220,11 +220,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       () => worker,
       () => worker.terminate(),
     );
-    const reply = await t.post({
-      type: 'sw-outbox/configure',
-      v,
-      options: fallbackOptions ?? (typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).href : undefined),
-    });
+    // A script that cannot be fetched (offline on a first visit) or throws fires `error`
+    // at once: no waiting out every post's timeout for an answer that cannot come.
+    const reply = await Promise.race([
+      new Promise<never>((_, reject) => (worker.onerror = () => reject(Error('the fallback worker did not start')))),
+      t.post({
+        type: 'sw-outbox/configure',
+        v,
+        options: fallbackOptions ?? (typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).href : undefined),
+      }),
+    ]);
     if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
     inFallback = 1;
     swReady = 0;
@@ -266,15 +271,34 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return () => registration.active ?? registration.waiting ?? registration.installing;
   }
 
+  // Neither worker could start. Offline (a first visit that lost the network before the
+  // scripts came): the events wait in the page, and the next 'online' tries again. Else
+  // (a script missing, refused): worker-unavailable.
+  async function connect(): Promise<Transport> {
+    for (;;) {
+      try {
+        return await getTransport();
+      } catch (error) {
+        if (navigator.onLine !== false) {
+          throw error instanceof OutboxError ? error : fail('worker-unavailable', `no outbox: ${(error as Error)?.message}`, error);
+        }
+        await new Promise((online) => addEventListener('online', online, { once: true }));
+      }
+    }
+  }
+
   async function post(message: PageMessage): Promise<WorkerReply> {
-    let t = await getTransport();
+    let t = await connect();
     let reply: WorkerReply;
     try {
       reply = await t.post(message);
     } catch (error) {
       if (t.mode !== 'service-worker') throw fail('worker-unavailable', `the fallback did not answer: ${(error as Error)?.message}`, error);
       // The service worker went silent: the fallback takes the message (same store, same ids).
-      t = await (transport = fallback(error));
+      // (If it cannot start either, the next message tries afresh.)
+      const next = (transport = fallback(error));
+      next.catch(() => transport === next && (transport = undefined));
+      t = await next;
       reply = await t.post(message);
     }
     return reply.type === 'sw-outbox/error' ? fail(reply.code as OutboxErrorCode, reply.message) : reply;
@@ -491,10 +515,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (closed) return;
       closed = 1;
       sendOutgoing();
+      noteQueued(0);
+      // Still listening until every answer is in (the replies come as messages to the
+      // page; without the listener each would wait out its timeout, then the fallback's).
+      await Promise.allSettled(inFlight);
       listen('removeEventListener');
       removeEventListener('pagehide', onPageHide);
-      noteQueued(0);
-      await Promise.allSettled(inFlight);
       void transport?.then(
         (t) => t.close?.(),
         () => {},
