@@ -480,25 +480,42 @@ describe('flusher: age, passes, memory, timers', () => {
     30_000,
   );
 
-  it('reads the next page while a page is in flight, without the events of that page', async () => {
+  it('reads the next page while the last request of a page is in flight, without the events of that page', async () => {
     const t = setup({ concurrency: 1, pageSize: 2 });
     await t.enqueue('a', 'b', 'c', 'd', 'e');
     const started = deferred();
     const gate = deferred<SendResult>();
-    t.script.set('a', () => {
+    t.script.set('b', () => {
       started.resolve();
       return gate.promise;
     });
     const pass = t.flusher.kick();
     await started.promise;
     await idle(t.store);
-    // 'a' is still in flight: the next page has been read already, and holds neither a nor b.
+    // 'b' is still in flight: the next page has been read already, and holds neither a nor b.
     expect(t.readDue).toHaveBeenCalledTimes(2);
     expect([...(t.readDue.mock.calls[1]![2] ?? [])].length).toBe(2);
     expect(((await t.readDue.mock.results[1]!.value) as QueuedRecord[]).map((r) => r.id)).toEqual(['c', 'd']);
     gate.resolve(OK);
     await pass;
     expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(await t.queued()).toEqual([]);
+  });
+
+  it('a lane done with its request goes on with the next page while the slowest request of the page is still out', async () => {
+    const t = setup({ concurrency: 2, pageSize: 2 });
+    await t.enqueue('a', 'b', 'c', 'd', 'e', 'f');
+    const gate = deferred<SendResult>();
+    t.script.set('a', () => gate.promise);
+    const pass = t.flusher.kick();
+    // 'a' is held: the other lane sends b, then the next pages (c, d, then e, f), none of them twice.
+    await vi.waitFor(() => expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']));
+    expect(t.events.delivered.flatMap((d) => d.ids).sort()).toEqual(['c', 'd', 'e', 'f']);
+    gate.resolve(OK);
+    await pass;
+    expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    // Each page is announced once its every request is done: a and b together, last.
+    expect(t.events.delivered.at(-1)!.ids.sort()).toEqual(['a', 'b']);
     expect(await t.queued()).toEqual([]);
   });
 

@@ -150,83 +150,128 @@ export function createFlusher(o: FlusherOptions): Flusher {
     if (o.dedupeWindowMs !== undefined) while ((await o.store.forget(now - o.dedupeWindowMs, 500)) === 500);
   }
 
+  /** A page read from the store: its outcomes are written as they come, and announced together. */
+  interface Page {
+    records: QueuedRecord[];
+    /** Its units not done yet: waiting for a lane, or in flight. */
+    open: number;
+    delivered: { id: string; status: number }[];
+    dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[];
+    dropped: string[];
+    writes: Promise<unknown>[];
+    failedWrites: number;
+  }
+
+  // A pass: lanes take units (requests) from a feed that is refilled a page at a time,
+  // the next page read while the last units of this one are sent, so a lane that is done
+  // goes on with the next page instead of waiting for the page's slowest request. In
+  // memory: at most a unit per lane plus one page ready (as a page and its read-ahead).
   async function pass(): Promise<void> {
     await sweepExpired(o.now());
-    // The next page is read while this one is sent (none of this page's events: they stay
-    // queued until settled), so the lanes do not wait for the store between pages.
-    let next: Promise<QueuedRecord[]> | undefined;
-    try {
-      for (;;) {
+    const feed: { unit: Unit<QueuedRecord>; page: Page }[] = [];
+    // Read and not settled yet: a later read of this pass skips them (they are still queued).
+    const unsettled = new Set<number>();
+    const finishing: Promise<void>[] = [];
+    const retried: { id: string; d: Retry }[] = [];
+    // Set by the first retryable failure (the latest deadline wins): no lane takes another unit.
+    const breaker = { stop: undefined as Retry | undefined };
+    let over = false;
+    let failure: { error: unknown } | undefined;
+    let reading: Promise<void> | undefined;
+
+    const read = (): Promise<void> =>
+      (reading ??= (async () => {
         const now = o.now();
-        if (now < blockedUntil) return;
+        if (now < blockedUntil) return void (over = true);
         if (o.isOffline()) {
           // Don't spend attempts (or grow backoff) while the browser knows it is offline.
           blockedUntil = now + Math.max(o.backoff.baseMs, 1000);
           blockReason = 'offline';
           o.onHeld('offline');
-          return;
+          return void (over = true);
         }
-        const due = await (next ?? o.store.readDue(now, o.pageSize));
-        next = undefined;
-        if (due.length === 0) return;
-        next = o.store.readDue(now, o.pageSize, new Set(due.map((r) => r.seq)));
-        const progressed = await sendPage(due.sort((a, b) => a.seq - b.seq));
-        if (!progressed) return;
-      }
-    } finally {
-      // A page read ahead and not sent: nothing to do (its events are still queued).
-      next?.catch(() => {});
-    }
-  }
+        const due = await o.store.readDue(now, o.pageSize, unsettled.size ? new Set(unsettled) : undefined);
+        if (due.length === 0 || breaker.stop || stopped) return void (over = true);
+        for (const r of due) unsettled.add(r.seq);
+        openPage(due.sort((a, b) => a.seq - b.seq));
+      })()
+        .catch((error: unknown) => {
+          failure ??= { error };
+          over = true;
+        })
+        .finally(() => {
+          reading = undefined;
+        }));
 
-  // Sends one page; returns false when the pass should stop.
-  async function sendPage(records: QueuedRecord[]): Promise<boolean> {
-    const delivered: { id: string; status: number }[] = [];
-    const retried: { id: string; d: Extract<Decision, { kind: 'retry' }> }[] = [];
-    const dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[] = [];
-    const dropped: string[] = [];
-    const writes: Promise<unknown>[] = [];
-    // Set by the first retryable failure (the latest deadline wins); read after the workers end.
-    const breaker = { stop: undefined as Retry | undefined };
-    let failedWrites = 0;
-
-    const record = (settlements: Settlement[]) =>
-      writes.push(
+    const record = (page: Page, settlements: Settlement[]) =>
+      page.writes.push(
         o.store.settle(settlements).then(
-          (r) => dropped.push(...r.droppedIds),
-          () => (failedWrites += settlements.length),
+          (r) => page.dropped.push(...r.droppedIds),
+          () => (page.failedWrites += settlements.length),
         ),
       );
 
-    // Records that must not be sent go to the dead-letter store; the rest become requests.
-    const sendable: QueuedRecord[] = [];
-    const refused: Settlement[] = [];
-    for (const rec of records) {
-      const refusal = o.refuse?.(rec);
-      if (refusal === undefined) {
-        sendable.push(rec);
-        continue;
+    // Records that must not be sent go to the dead-letter store; the rest become units.
+    function openPage(records: QueuedRecord[]): void {
+      const page: Page = { records, open: 0, delivered: [], dead: [], dropped: [], writes: [], failedWrites: 0 };
+      const sendable: QueuedRecord[] = [];
+      const refused: Settlement[] = [];
+      for (const rec of records) {
+        const refusal = o.refuse?.(rec);
+        if (refusal === undefined) {
+          sendable.push(rec);
+          continue;
+        }
+        page.dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
+        refused.push({
+          seq: rec.seq,
+          record: rec,
+          kind: 'dead',
+          status: 0,
+          reason: 'invalid',
+          tries: Number(rec.tries) || 0,
+          detail: refusal,
+        });
       }
-      dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
-      refused.push({
-        seq: rec.seq,
-        record: rec,
-        kind: 'dead',
-        status: 0,
-        reason: 'invalid',
-        tries: Number(rec.tries) || 0,
-        detail: refusal,
-      });
+      if (refused.length) record(page, refused);
+      const units: Unit<QueuedRecord>[] = o.batch
+        ? groupForBatching(sendable, o.batch)
+        : sendable.map((rec) => ({ records: [rec], url: rec.url, body: rec.body }));
+      page.open = units.length;
+      for (const unit of units) feed.push({ unit, page });
+      if (page.open === 0) finishing.push(finishPage(page));
     }
-    if (refused.length) record(refused);
-    const units: Unit<QueuedRecord>[] = o.batch
-      ? groupForBatching(sendable, o.batch)
-      : sendable.map((rec) => ({ records: [rec], url: rec.url, body: rec.body }));
 
-    let next = 0;
-    const worker = async () => {
-      while (next < units.length && !breaker.stop && !stopped) {
-        const unit = units[next++]!;
+    // Every unit of the page is done (or will not be sent in this pass): announce its outcomes.
+    async function finishPage(page: Page): Promise<void> {
+      await Promise.all(page.writes);
+      // Outcomes written: later reads will not see these events as due. (If a write
+      // failed, the page's events stay skipped for the rest of the pass.)
+      if (page.failedWrites === 0) for (const r of page.records) unsettled.delete(r.seq);
+      if (page.delivered.length) failedPasses = 0;
+      for (const status of new Set(page.delivered.map((x) => x.status))) {
+        o.emit.delivered({ ids: page.delivered.filter((x) => x.status === status).map((x) => x.id), status });
+      }
+      for (const reason of ['permanent', 'invalid'] as const) {
+        const group = page.dead.filter((x) => x.reason === reason);
+        if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
+      }
+      if (page.dropped.length) o.emit.dropped({ ids: page.dropped, reason: 'dead-letter-overflow' });
+      o.emit.changed();
+      // If no outcome could be written, the same events would come back: stop here.
+      if (page.failedWrites > 0 && page.failedWrites >= page.records.length) over = true;
+    }
+
+    const lane = async () => {
+      while (!breaker.stop && !stopped) {
+        if (feed.length === 0) {
+          if (over) return;
+          await read();
+          continue;
+        }
+        const { unit, page } = feed.shift()!;
+        // Every unit ready has a lane: read the next page while these are sent.
+        if (feed.length === 0 && !over) void read();
         inFlight++;
         let result: SendResult;
         try {
@@ -239,17 +284,19 @@ export function createFlusher(o: FlusherOptions): Flusher {
         if (unit.records.length > 1 && result.kind === 'response' && classifyStatus(result.status) === 'permanent') {
           // A merged request refused for good: one bad event must not block the others.
           // Send each half on its own (as a request of its own, regrouped), in this pass.
-          for (const half of split(unit.records)) units.push(...groupForBatching(half, o.batch!));
+          const halves = split(unit.records).flatMap((half) => groupForBatching(half, o.batch!));
+          page.open += halves.length - 1;
+          feed.push(...halves.map((u) => ({ unit: u, page })));
           continue;
         }
         const settlements: Settlement[] = [];
         for (const rec of unit.records) {
           const d = decide(rec, result, o.backoff, at, o.random);
           if (d.kind === 'delivered') {
-            delivered.push({ id: rec.id, status: d.status });
+            page.delivered.push({ id: rec.id, status: d.status });
             settlements.push({ seq: rec.seq, record: rec, kind: 'delivered' });
           } else if (d.kind === 'dead') {
-            dead.push({ id: rec.id, status: d.status, reason: d.reason });
+            page.dead.push({ id: rec.id, status: d.status, reason: d.reason });
             settlements.push({ seq: rec.seq, record: rec, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
           } else {
             retried.push({ id: rec.id, d });
@@ -263,29 +310,22 @@ export function createFlusher(o: FlusherOptions): Flusher {
               hold: d.hold,
               status: d.status,
             });
-            // (Another worker of this pool may have set it meanwhile: read it afresh.)
+            // (Another lane may have set it meanwhile: read it afresh.)
             const previous: Retry | undefined = breaker.stop as Retry | undefined;
             if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;
           }
         }
-        record(settlements);
+        record(page, settlements);
+        if (--page.open === 0) finishing.push(finishPage(page));
       }
     };
-    // After a failed pass, probe with one request before opening up again.
-    const lanes = failedPasses > 0 ? 1 : o.concurrency;
-    await Promise.all(Array.from({ length: Math.min(lanes, units.length) }, worker));
-    if (delivered.length) failedPasses = 0;
-    await Promise.all(writes);
 
-    for (const status of new Set(delivered.map((x) => x.status))) {
-      o.emit.delivered({ ids: delivered.filter((x) => x.status === status).map((x) => x.id), status });
-    }
-    for (const reason of ['permanent', 'invalid'] as const) {
-      const group = dead.filter((x) => x.reason === reason);
-      if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
-    }
-    if (dropped.length) o.emit.dropped({ ids: dropped, reason: 'dead-letter-overflow' });
-    o.emit.changed();
+    // After a failed pass, probe with one request before opening up again.
+    await Promise.all(Array.from({ length: failedPasses > 0 ? 1 : o.concurrency }, lane));
+    // A page read meanwhile, units no lane took: not sent in this pass (still queued).
+    await reading;
+    for (const { page } of feed.splice(0)) if (--page.open === 0) finishing.push(finishPage(page));
+    while (finishing.length) await Promise.all(finishing.splice(0));
 
     const stop = breaker.stop;
     if (stop) {
@@ -300,12 +340,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
       const nextAttemptAt = Math.max(last.nextAttemptAt, stop ? blockedUntil : 0);
       o.emit.retry({ ids: retried.map((x) => x.id), status: last.status, reason: last.reason, nextAttemptAt });
     }
-    if (stop) {
-      o.onHeld(stop.reason);
-      return false;
-    }
-    // If no outcome could be written, the same page would come back: stop here.
-    return failedWrites < records.length;
+    if (stop) o.onHeld(stop.reason);
+    if (failure) throw failure.error;
   }
 
   return {
