@@ -397,6 +397,37 @@ test.describe('registration refused → the page-side outbox', () => {
     await page.waitForTimeout(500);
     expect(collector.log).toHaveLength(0);
   });
+
+  test('the worker script 404s and so does the fallback script: worker-unavailable (503) at once, not after ackTimeoutMs × maxPostAttempts', async ({
+    page,
+    context,
+    app,
+    collector,
+  }) => {
+    // A fallback that never starts fires `error`; its posts would otherwise wait 3 × 60 s here.
+    test.setTimeout(40_000);
+    await context.route(/\/assets\/fallback[^/]*\.js/, (route) => route.fulfill({ status: 404, body: 'gone' }));
+    await page.goto(`${app.origin}/`);
+    const outcome = await page.evaluate(
+      async ({ collectorOrigin, url, params }) => {
+        const dispatcher = window.swOutbox.createDispatcher({
+          serviceWorker: `/no-such-sw.js?endpoints=${encodeURIComponent(collectorOrigin)}`,
+          ackTimeoutMs: 60_000,
+        });
+        const callbackStatus = new Promise<number>((ok) => {
+          void dispatcher.dispatchEvent({ url, httpVerb: 'POST', params }, (r) => ok(r.statusCode)).catch(() => {});
+        });
+        const code = await dispatcher.send(url, params).then(
+          () => 'accepted',
+          (error: { code?: string }) => error.code,
+        );
+        return { code, callbackStatus: await callbackStatus };
+      },
+      { collectorOrigin: collector.origin, url: collector.url, params: makeParams('no-scripts') },
+    );
+    expect(outcome).toEqual({ code: 'worker-unavailable', callbackStatus: 503 });
+    expect(collector.log).toHaveLength(0);
+  });
 });
 
 test.describe('no IndexedDB (blocked storage)', () => {
