@@ -598,10 +598,18 @@ describe('flusher: the breaker backs off on its own count', () => {
     // random() = 0.5, baseMs 1000: half of 2 s, 4 s, 8 s, 16 s.
     expect(gaps).toEqual([1000, 2000, 4000, 8000]);
 
-    // The collector is back: the probe succeeds and the rest go at full concurrency.
+    // The collector is back: the probe succeeds and the rest go at full concurrency, in the same pass.
     t.setFallback(OK);
     t.clock.now = t.flusher.blockedUntil() + 60_000;
+    const send = t.send.getMockImplementation()!;
+    const inFlight: number[] = [];
+    t.send.mockImplementation(async (event: Sendable) => {
+      inFlight.push(t.flusher.inFlight());
+      return send(event);
+    });
     await t.flusher.kick();
+    expect(inFlight[0]).toBe(1);
+    expect(Math.max(...inFlight)).toBe(4);
     expect(await t.queued()).toEqual([]);
     expect(t.events.delivered.flatMap((d) => d.ids).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
   });

@@ -317,11 +317,15 @@ export function createFlusher(o: FlusherOptions): Flusher {
         }
         record(page, settlements);
         if (--page.open === 0) finishing.push(finishPage(page));
+        // The probe got through: open up.
+        if (page.delivered.length) for (; opened < o.concurrency; opened++) lanes.push(lane());
       }
     };
 
     // After a failed pass, probe with one request before opening up again.
-    await Promise.all(Array.from({ length: failedPasses > 0 ? 1 : o.concurrency }, lane));
+    let opened = failedPasses > 0 ? 1 : o.concurrency;
+    const lanes = Array.from({ length: opened }, lane);
+    while (lanes.length) await Promise.all(lanes.splice(0));
     // A page read meanwhile, units no lane took: not sent in this pass (still queued).
     await reading;
     for (const { page } of feed.splice(0)) if (--page.open === 0) finishing.push(finishPage(page));
