@@ -358,14 +358,18 @@ async function processCpu() {
   return byKind;
 }
 
-/** Writes a CDP CPU profile and prints its top functions by self time. */
+/**
+ * Writes a CDP CPU profile and prints its top functions by self time.
+ * @param {string} dir @param {string} name
+ * @param {{nodes: {id: number, callFrame: {functionName: string, url: string, lineNumber: number}}[], samples?: number[], timeDeltas?: number[]}} profile
+ */
 async function writeProfile(dir, name, profile) {
   const { mkdirSync, writeFileSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
   const dt = new Map();
-  profile.samples.forEach((node, i) => {
-    dt.set(node, (dt.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  (profile.samples ?? []).forEach((node, i) => {
+    dt.set(node, (dt.get(node) ?? 0) + (profile.timeDeltas?.[i] ?? 0));
   });
   const self = new Map();
   let total = 0;
