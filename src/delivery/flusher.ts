@@ -152,7 +152,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   /** A page read from the store: its outcomes are written as they come, and announced together. */
   interface Page {
-    records: QueuedRecord[];
+    /** Its events' seqs (not the records: those go with their units, once sent). */
+    seqs: number[];
     /** Its units not done yet: waiting for a lane, or in flight. */
     open: number;
     delivered: { id: string; status: number }[];
@@ -213,7 +214,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
     // Records that must not be sent go to the dead-letter store; the rest become units.
     function openPage(records: QueuedRecord[]): void {
-      const page: Page = { records, open: 0, delivered: [], dead: [], dropped: [], writes: [], failedWrites: 0 };
+      const page: Page = { seqs: records.map((r) => r.seq), open: 0, delivered: [], dead: [], dropped: [], writes: [], failedWrites: 0 };
       const sendable: QueuedRecord[] = [];
       const refused: Settlement[] = [];
       for (const rec of records) {
@@ -247,7 +248,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
       await Promise.all(page.writes);
       // Outcomes written: later reads will not see these events as due. (If a write
       // failed, the page's events stay skipped for the rest of the pass.)
-      if (page.failedWrites === 0) for (const r of page.records) unsettled.delete(r.seq);
+      if (page.failedWrites === 0) for (const seq of page.seqs) unsettled.delete(seq);
       if (page.delivered.length) failedPasses = 0;
       for (const status of new Set(page.delivered.map((x) => x.status))) {
         o.emit.delivered({ ids: page.delivered.filter((x) => x.status === status).map((x) => x.id), status });
@@ -259,7 +260,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
       if (page.dropped.length) o.emit.dropped({ ids: page.dropped, reason: 'dead-letter-overflow' });
       o.emit.changed();
       // If no outcome could be written, the same events would come back: stop here.
-      if (page.failedWrites > 0 && page.failedWrites >= page.records.length) over = true;
+      if (page.failedWrites > 0 && page.failedWrites >= page.seqs.length) over = true;
     }
 
     const lane = async () => {
