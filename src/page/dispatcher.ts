@@ -236,18 +236,23 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return t;
   };
 
+  // The transport in use; one that failed to start is forgotten, so the next message tries afresh.
   let transport: Promise<Transport> | undefined;
+  const use = (next: Promise<Transport>): Promise<Transport> => {
+    transport = next;
+    next.catch(() => transport === next && (transport = undefined));
+    return next;
+  };
   const getTransport = (): Promise<Transport> =>
-    (transport ??= timeout(findWorker(), o.registrationTimeoutMs)
-      .then((pick) => {
-        swReady = 1;
-        return transportTo('service-worker', pick);
-      })
-      .catch(fallback)
-      .catch((cause: unknown) => {
-        transport = undefined;
-        throw cause;
-      }));
+    transport ??
+    use(
+      timeout(findWorker(), o.registrationTimeoutMs)
+        .then((pick) => {
+          swReady = 1;
+          return transportTo('service-worker', pick);
+        })
+        .catch(fallback),
+    );
 
   // Resolves to a function giving the newest worker that can take messages (an
   // installing one can: first visit).
@@ -295,10 +300,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     } catch (error) {
       if (t.mode !== 'service-worker') throw fail('worker-unavailable', `the fallback did not answer: ${(error as Error)?.message}`, error);
       // The service worker went silent: the fallback takes the message (same store, same ids).
-      // (If it cannot start either, the next message tries afresh.)
-      const next = (transport = fallback(error));
-      next.catch(() => transport === next && (transport = undefined));
-      t = await next;
+      t = await use(fallback(error));
       reply = await t.post(message);
     }
     return reply.type === 'sw-outbox/error' ? fail(reply.code as OutboxErrorCode, reply.message) : reply;
