@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULTS } from '../src/engine/options';
 import { createV1Database } from '../src/store/schema-v1.fixture';
 import { launchOptions } from './browser';
 import { deliveredCounts, dispatchMany, expect, test, waitForActiveWorker } from './fixtures';
@@ -43,10 +44,10 @@ test('a new worker version takes over while events are queued → none lost', as
   expect(new Set(collector.delivered())).toEqual(new Set(sent.map((s) => s.body)));
   // One flusher at a time (a Web Lock): the two versions do not both send the queue
   // (without the lock this gave ~10 duplicates). What remains are requests the old worker
-  // had in flight when the browser terminated it: at most `concurrency` (4).
+  // had in flight when the browser terminated it: at most `concurrency`.
   const duplicates = collector.delivered().length - 20;
   console.log(`worker version takeover: ${duplicates} duplicates`);
-  expect(duplicates).toBeLessThanOrEqual(4);
+  expect(duplicates).toBeLessThanOrEqual(DEFAULTS.concurrency);
 });
 
 test('browser killed abruptly (SIGKILL) mid-flush and relaunched → none lost', async ({ app, collector }) => {
