@@ -2,14 +2,20 @@
 // Headless Chromium on an on-disk profile (a fresh temporary user-data dir per context),
 // with the launch settings the end-to-end tests use (e2e/chromium.mjs).
 import { chromium } from '@playwright/test';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromiumArgs, executablePath } from '../e2e/chromium.mjs';
 
-/** @returns {Promise<{context: import('@playwright/test').BrowserContext, page: import('@playwright/test').Page, close(): Promise<void>}>} */
-export async function openContext() {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-outbox-bench-profile-'));
+/**
+ * @param {string} [dir] the profile (a fresh temporary one by default); one given is not removed on close
+ * @returns {Promise<{context: import('@playwright/test').BrowserContext, page: import('@playwright/test').Page, close(): Promise<void>}>}
+ */
+export async function openContext(dir) {
+  const own = dir === undefined;
+  dir ??= mkdtempSync(join(tmpdir(), 'sw-outbox-bench-profile-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath,
     args: chromiumArgs,
@@ -22,7 +28,32 @@ export async function openContext() {
     page,
     async close() {
       await context.close().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
+      if (own) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The same Chromium on the profile `dir`, opening `url`, with no driver and no debugger
+ * attached (what a user's browser is: Playwright's instrumentation costs every request).
+ * @param {string} dir @param {string} url
+ * @returns {{stop(): Promise<void>}}
+ */
+export function launchPlain(dir, url) {
+  // In a process group of its own: stop() kills every process of this browser at once.
+  const child = spawn(String(executablePath), [...chromiumArgs, '--headless=new', `--user-data-dir=${dir}`, '--no-first-run', url], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  const exited = new Promise((ok) => child.once('exit', ok));
+  return {
+    async stop() {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await Promise.race([exited, sleep(5000)]);
     },
   };
 }

@@ -11,7 +11,7 @@ import { uuidsOf } from './events.js';
 
 /**
  * @typedef {{requests: number, preflights: number, events: number, duplicates: number, badBodies: number,
- *   uuids: Set<string>, firstAt: number | undefined, lastAt: number | undefined,
+ *   uuids: Set<string>, firstAt: number | undefined, lastAt: number | undefined, held?: (() => void)[],
  *   waiters: {count: number, resolve: (at: number) => void}[]}} Scenario
  */
 
@@ -64,6 +64,12 @@ export async function startCollector() {
       res.end();
       return;
     }
+    // A closed gate holds the request unread (its events are counted once it opens).
+    if (s.held) s.held.push(() => receive(req, res, s, mode));
+    else receive(req, res, s, mode);
+  });
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {Scenario} s @param {string} mode */
+  function receive(req, res, s, mode) {
     /** @type {Buffer[]} */
     const chunks = [];
     req.on('data', (chunk) => chunks.push(chunk));
@@ -95,7 +101,7 @@ export async function startCollector() {
         });
       }
     });
-  });
+  }
   server.keepAliveTimeout = 120_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -126,6 +132,21 @@ export async function startCollector() {
         firstAt: s.firstAt,
         lastAt: s.lastAt,
       };
+    },
+    /** Holds the scenario's POSTs unread from now on, until `release`. @param {string} scenarioId */
+    hold(scenarioId) {
+      scenario(scenarioId).held ??= [];
+    },
+    /** POSTs held by `hold` so far. @param {string} scenarioId */
+    holding: (scenarioId) => scenario(scenarioId).held?.length ?? 0,
+    /** Reads and answers the held POSTs, and every later one at once. Returns performance.now(). @param {string} scenarioId */
+    release(scenarioId) {
+      const s = scenario(scenarioId);
+      const held = s.held ?? [];
+      s.held = undefined;
+      const at = performance.now();
+      for (const receive of held) receive();
+      return at;
     },
     /**
      * Resolves with the time (performance.now()) at which the scenario had `count`

@@ -150,6 +150,46 @@ export function buildSummary(run) {
       digits: 0,
     },
     {
+      label: 'after a relaunch, no debugger: sw-outbox, batching off',
+      events: cfg.drainOurs,
+      unit: 'events/s',
+      key: 'relaunchOff',
+      s: summarize(values((r) => r.relaunchOff.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: `after a relaunch, no debugger: sw-outbox, batching ${batchingOn}`,
+      events: cfg.drainOurs,
+      unit: 'events/s',
+      key: 'relaunchOn',
+      s: summarize(values((r) => r.relaunchOn.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: `after a relaunch, no debugger: sw-outbox, batching ${batchingOn}`,
+      events: cfg.drainOurs,
+      unit: 'requests/event',
+      key: 'relaunchOn',
+      s: summarize(values((r) => r.relaunchOn.requestsPerEvent)),
+      digits: 4,
+    },
+    {
+      label: 'after a relaunch, no debugger: workbox Queue.replayRequests (sync)',
+      events: cfg.drainWorkbox,
+      unit: 'events/s',
+      key: 'relaunchWorkbox',
+      s: summarize(values((r) => r.relaunchWorkbox.eventsPerSec)),
+      digits: 0,
+    },
+    {
+      label: 'after a relaunch, no debugger: bare fetch from a page, 6 in flight',
+      events: cfg.fetchCeiling,
+      unit: 'events/s',
+      key: 'relaunchFetch',
+      s: summarize(values((r) => r.relaunchFetch.eventsPerSec)),
+      digits: 0,
+    },
+    {
       label: `reconnect → backlog drained (batching ${batchingOn})`,
       events: cfg.reconnect,
       unit: 'ms',
@@ -290,6 +330,44 @@ export function buildSummary(run) {
       s: summarize(values((r) => r.drainOn.requestsPerEvent)),
       fmt: 'n4',
       goal: { op: '≤', value: 0.02 },
+    },
+    {
+      label: 'after a relaunch, no debugger: batching off / workbox replay',
+      keys: ['relaunchOff', 'relaunchWorkbox'],
+      s: ratio(
+        (r) => r.relaunchOff.eventsPerSec,
+        (r) => r.relaunchWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+      goal: { op: '≥', value: 5 },
+    },
+    {
+      label: 'after a relaunch, no debugger: batching off / bare fetch from a page',
+      keys: ['relaunchOff', 'relaunchFetch'],
+      s: ratio(
+        (r) => r.relaunchOff.eventsPerSec,
+        (r) => r.relaunchFetch.eventsPerSec,
+      ),
+      fmt: '%',
+    },
+    {
+      label: 'after a relaunch, no debugger: bare fetch from a page / workbox replay',
+      keys: ['relaunchFetch', 'relaunchWorkbox'],
+      s: ratio(
+        (r) => r.relaunchFetch.eventsPerSec,
+        (r) => r.relaunchWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+    },
+    {
+      label: `after a relaunch, no debugger: batching ${batchingOn} / workbox replay`,
+      keys: ['relaunchOn', 'relaunchWorkbox'],
+      s: ratio(
+        (r) => r.relaunchOn.eventsPerSec,
+        (r) => r.relaunchWorkbox.eventsPerSec,
+      ),
+      fmt: 'x',
+      goal: { op: '≥', value: 50 },
     },
     {
       label: `reconnect → ${cfg.reconnect} drained (batching ${batchingOn})`,
@@ -446,6 +524,9 @@ export function renderMarkdown(run, summary) {
   );
   lines.push(
     '- Drain: the backlog is queued offline; time from context.setOffline(false) until the local collector (Node, 127.0.0.1, CORS, preflight cached 600 s) has every event, counted by uuid. Workbox replays on its `sync` event. Bare fetch: the same bodies POSTed from a page by `fetch` alone (same headers, 6 in flight, no IndexedDB, nothing else), timed until the collector has them all: what one request per event costs on this browser and machine, without any outbox.',
+  );
+  lines.push(
+    `- After a relaunch, no debugger: the same backlogs queued offline under Playwright on an on-disk profile; the browser is closed and the profile opened again by the same Chromium with no driver and no debugger attached (as a user's browser runs: Playwright's instrumentation costs every request, and parallel requests more than one at a time). The collector holds the first requests unread until ${cfg.relaunchSettleMs} ms after the first arrived (the browser's start is not timed), then answers: time from then until it has every event. Bare fetch: the page posts the same bodies on load.`,
   );
   lines.push(
     '- Main-thread ScriptDuration deltas are in the JSON only: script run through CDP (the burst) is not counted there, so only TaskDuration compares both patterns.',

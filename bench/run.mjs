@@ -34,6 +34,7 @@ const DEFAULTS = {
   drainWorkbox: 1000,
   fetchCeiling: 3000,
   reconnect: 1000,
+  relaunchSettleMs: 2000,
   heapEvents: 100_000,
   heapBatching: 'both',
   heapChunk: 5000,
@@ -56,7 +57,7 @@ const QUICK = {
   heapEvents: 10_000,
 };
 
-const GROUPS = ['sizes', 'main', 'enqueue', 'drain', 'reconnect', 'heap'];
+const GROUPS = ['sizes', 'main', 'enqueue', 'drain', 'relaunch', 'reconnect', 'heap'];
 
 const USAGE = `usage: npm run bench -- [options]
   --rounds N              rounds of every measurement but the heap one (default ${DEFAULTS.rounds})
@@ -177,6 +178,7 @@ export async function main(argv) {
     ...(selected.has('main') ? ['main'] : []),
     ...(selected.has('enqueue') ? ['enqueueOurs', 'enqueueWorkbox', 'ceiling'] : []),
     ...(selected.has('drain') ? ['drainOff', 'drainOn', 'drainWorkbox', 'fetchCeiling'] : []),
+    ...(selected.has('relaunch') ? ['relaunchOff', 'relaunchOn', 'relaunchWorkbox', 'relaunchFetch'] : []),
     ...(selected.has('reconnect') ? ['reconnect'] : []),
     ...(selected.has('heap') ? ['heap'] : []),
   ];
@@ -238,6 +240,20 @@ export async function main(argv) {
         r.drainOn = await attempt(at('drain batching optimizely'), () => scenarios.drainOurs(env, 'optimizely', cfg.drainOurs));
         r.drainWorkbox = await attempt(at('drain workbox replay'), () => scenarios.drainWorkbox(env));
         r.fetchCeiling = await attempt(at('bare fetch ceiling'), () => scenarios.fetchCeiling(env));
+      }
+      if (perRound.includes('relaunchOff')) {
+        r.relaunchOff = await attempt(at('relaunched, no debugger: batching off'), () =>
+          scenarios.relaunch(env, 'ours', 'off', cfg.drainOurs),
+        );
+        r.relaunchOn = await attempt(at('relaunched, no debugger: batching optimizely'), () =>
+          scenarios.relaunch(env, 'ours', 'optimizely', cfg.drainOurs),
+        );
+        r.relaunchWorkbox = await attempt(at('relaunched, no debugger: workbox replay'), () =>
+          scenarios.relaunch(env, 'workbox', 'off', cfg.drainWorkbox),
+        );
+        r.relaunchFetch = await attempt(at('relaunched, no debugger: bare fetch'), () =>
+          scenarios.relaunch(env, 'fetch', 'off', cfg.fetchCeiling),
+        );
       }
       if (perRound.includes('reconnect')) {
         r.reconnect = await attempt(at('reconnect'), () => scenarios.drainOurs(env, 'optimizely', cfg.reconnect, 'reconnect'));

@@ -4,14 +4,17 @@
 // another (context.setOffline() holds for every origin of a context).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openContext, workerSession } from './browser.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchPlain, openContext, workerSession } from './browser.mjs';
 import { summarize } from './report.mjs';
 
 /**
  * @typedef {{
  *   mainBurst: number, mainTask: number, mainReps: number, settleMs: number,
  *   enqueueOurs: number, enqueueWorkbox: number, ceiling: number,
- *   drainOurs: number, drainWorkbox: number, fetchCeiling: number, reconnect: number,
+ *   drainOurs: number, drainWorkbox: number, fetchCeiling: number, reconnect: number, relaunchSettleMs: number,
  *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto' | 'both', heapChunk: number, heapSampleMs: number,
  * }} Config
  * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config}} Env
@@ -286,6 +289,73 @@ export async function fetchCeiling(env) {
     const ms = doneAt - t0;
     return { events: n, ms, eventsPerSec: n / (ms / 1000), requests: env.collector.get(id).requests };
   });
+}
+
+/**
+ * A drain after a browser restart, with no debugger attached: the backlog is queued
+ * offline under Playwright on an on-disk profile, the browser is closed, and the profile
+ * is opened again by plain Chromium (bench/browser.mjs launchPlain), online. The collector
+ * holds the scenario's first requests unread until the browser has settled (`settleMs`
+ * after the first one, so the browser's start is not timed), then opens: time from then
+ * until it has every event. The same for each sender: sw-outbox (`/?auto=<worker URL>`),
+ * workbox (`/wb/?auto`: its sync event replays) and bare fetch (`/?fetch=`, 6 in flight).
+ * @param {Env} env @param {'ours' | 'workbox' | 'fetch'} kind @param {'off' | 'optimizely'} batching @param {number} n
+ */
+export async function relaunch(env, kind, batching, n) {
+  const id = newId(`relaunch-${kind}${kind === 'ours' ? `-${batching}` : ''}`);
+  const dir = mkdtempSync(join(tmpdir(), 'sw-outbox-bench-relaunch-'));
+  /** @type {{stop(): Promise<void>} | undefined} */
+  let plain;
+  try {
+    const filled = await openContext(dir);
+    /** @type {string} */
+    let url;
+    try {
+      const { context, page } = filled;
+      if (kind === 'ours') {
+        await setupOurs(page, env, { batching });
+        await context.setOffline(true);
+        await prepare(page, n, id, env.collector.url(id));
+        await enqueuePrepared(page, n, 5000);
+        url = `${env.origin}/?auto=${encodeURIComponent(swUrl(env, { batching }))}`;
+      } else if (kind === 'workbox') {
+        await page.goto(`${env.origin}/wb/`);
+        await page.evaluate(() => window.wbBench.setup());
+        await context.setOffline(true);
+        const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
+        if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+        url = `${env.origin}/wb/?auto`;
+      } else {
+        url = `${env.origin}/?${new URLSearchParams({ fetch: env.collector.url(id), n: String(n), prefix: id })}`;
+      }
+    } finally {
+      await filled.close();
+    }
+    env.collector.hold(id);
+    plain = launchPlain(dir, url);
+    const deadline = performance.now() + 60_000;
+    while (env.collector.holding(id) === 0) {
+      if (performance.now() > deadline) throw new Error('relaunch: no request within 60 s of the browser start');
+      await sleep(50);
+    }
+    await sleep(env.cfg.relaunchSettleMs);
+    const t0 = env.collector.release(id);
+    const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
+    const got = env.collector.get(id);
+    return {
+      kind,
+      ...(kind === 'ours' ? { batching } : {}),
+      events: n,
+      ms: doneAt - t0,
+      eventsPerSec: n / ((doneAt - t0) / 1000),
+      requests: got.requests,
+      requestsPerEvent: got.requests / n,
+      duplicates: got.duplicates,
+    };
+  } finally {
+    await plain?.stop();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  }
 }
 
 /**

@@ -188,3 +188,17 @@ declare global {
   }
 }
 window.bench = bench;
+
+// A browser launched with no driver (bench/scenarios.mjs, relaunch): what to do on load.
+//   /?auto=<worker URL>                set up the dispatcher (the worker drains its backlog)
+//   /?fetch=<collector URL>&n=&prefix= POST n events by bare fetch, 6 in flight
+{
+  const q = new URLSearchParams(location.search);
+  const auto = q.get('auto');
+  const target = q.get('fetch');
+  if (auto) void bench.setup(auto);
+  else if (target) {
+    bench.prepare(Number(q.get('n')), String(q.get('prefix')), target);
+    void bench.fetchAll(target, 6);
+  }
+}

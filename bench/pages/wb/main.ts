@@ -44,3 +44,6 @@ declare global {
   }
 }
 window.wbBench = wbBench;
+
+// /wb/?auto: register on load (a browser launched with no driver, bench/detached-probe.mjs).
+if (new URLSearchParams(location.search).has('auto')) void wbBench.setup();
