@@ -5,6 +5,8 @@
 // events. Counts are kept per scenario, taken from the path: /s/<scenario>/<mode>/...
 //   mode `ok`    answer 200 at once (empty body)
 //   mode `hang`  read the request, never answer (holds the sender's requests in flight)
+// hold(scenario) keeps that scenario's POSTs unread and unanswered (not counted) until
+// release(scenario), which reads and answers them and every later one at once.
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { uuidsOf } from './events.js';
