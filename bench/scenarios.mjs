@@ -339,8 +339,10 @@ export async function relaunch(env, kind, batching, n) {
       await sleep(50);
     }
     await sleep(env.cfg.relaunchSettleMs);
+    const cpu0 = process.env.BENCH_CPU_PROC ? await processCpu() : undefined;
     const t0 = env.collector.release(id);
     const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
+    if (cpu0) printCpu(cpu0, await processCpu(), id, n, doneAt - t0);
     const got = env.collector.get(id);
     return {
       kind,
@@ -376,11 +378,7 @@ async function reconnectAndWait(env, context, id, n, extra) {
   await context.setOffline(false);
   const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
   const ms = doneAt - t0;
-  if (cpu0) {
-    const cpu1 = await processCpu();
-    const per = [...cpu1].map(([k, v]) => `${k} ${(((v - (cpu0.get(k) ?? 0)) * 1000) / n).toFixed(0)}`).join(', ');
-    console.log(`CPU ms per 1,000 events, ${id} (${n} in ${ms.toFixed(0)} ms): ${per}`);
-  }
+  if (cpu0) printCpu(cpu0, await processCpu(), id, n, ms);
   if (profiler && profileDir) await writeProfile(profileDir, id, (await profiler.send('Profiler.stop')).profile);
   const got = env.collector.get(id);
   return {
@@ -394,6 +392,16 @@ async function reconnectAndWait(env, context, id, n, extra) {
     duplicates: got.duplicates,
     firstRequestMs: got.firstAt === undefined ? null : got.firstAt - t0,
   };
+}
+
+/** @param {Map<string, number>} cpu0 @param {Map<string, number>} cpu1 @param {string} id @param {number} n @param {number} ms */
+function printCpu(cpu0, cpu1, id, n, ms) {
+  const per = [...cpu1]
+    .map(([k, v]) => [k, ((v - (cpu0.get(k) ?? 0)) * 1000) / n])
+    .filter(([, v]) => Number(v) > 0)
+    .map(([k, v]) => `${k} ${Number(v).toFixed(0)}`)
+    .join(', ');
+  console.log(`CPU ms per 1,000 events, ${id} (${n} in ${ms.toFixed(0)} ms): ${per}`);
 }
 
 /**
