@@ -295,7 +295,7 @@ export async function fetchCeiling(env) {
  * A drain after a browser restart, with no debugger attached: the backlog is queued
  * offline under Playwright on an on-disk profile, the browser is closed, and the profile
  * is opened again by plain Chromium (bench/browser.mjs launchPlain), online. The collector
- * holds the scenario's first requests unread until the browser has settled (`settleMs`
+ * holds the scenario's first requests unread until the browser has settled (`relaunchSettleMs`
  * after the first one, so the browser's start is not timed), then opens: time from then
  * until it has every event. The same for each sender: sw-outbox (`/?auto=<worker URL>`),
  * workbox (`/wb/?auto`: its sync event replays) and bare fetch (`/?fetch=`, 6 in flight).

@@ -45,5 +45,5 @@ declare global {
 }
 window.wbBench = wbBench;
 
-// /wb/?auto: register on load (a browser launched with no driver, bench/detached-probe.mjs).
+// /wb/?auto: register on load (a browser launched with no driver: bench/scenarios.mjs, relaunch).
 if (new URLSearchParams(location.search).has('auto')) void wbBench.setup();
