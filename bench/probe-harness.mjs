@@ -3,14 +3,12 @@
 // flight, cross-origin with CORS), counted by the bench collector, in Chromium driven by
 // Playwright and in the same Chromium launched with no debugger attached; 3 rounds each,
 // interleaved. Not part of npm run bench. Run: node bench/probe-harness.mjs
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from '@playwright/test';
 import { startCollector } from './collector.mjs';
-import { chromiumArgs, executablePath } from '../e2e/chromium.mjs';
+import { launchPlain, openContext } from './browser.mjs';
 
 const N = 3000;
 const collector = await startCollector();
@@ -41,32 +39,19 @@ async function measure(kind, round) {
   /** @type {() => Promise<void>} */
   let stop;
   if (kind === 'playwright') {
-    const context = await chromium.launchPersistentContext(dir, {
-      executablePath,
-      args: chromiumArgs,
-      headless: true,
-      serviceWorkers: 'allow',
-    });
-    const p = context.pages()[0] ?? (await context.newPage());
-    await p.goto(`${origin}/${id}`);
-    stop = () => context.close();
+    const session = await openContext(dir);
+    await session.page.goto(`${origin}/${id}`);
+    stop = session.close;
   } else {
-    const child = spawn(
-      String(executablePath),
-      [...chromiumArgs, '--headless=new', `--user-data-dir=${dir}`, '--no-first-run', `${origin}/${id}`],
-      { stdio: 'ignore' },
-    );
-    stop = async () => {
-      child.kill('SIGKILL');
-      await new Promise((r) => setTimeout(r, 500));
-    };
+    const plain = launchPlain(dir, `${origin}/${id}`);
+    stop = plain.stop;
   }
   // Warm-up is 50 events; the timed part starts at the 51st event.
   await collector.waitFor(id, 50, 60_000);
   const t0 = performance.now();
   const done = await collector.waitFor(id, 50 + N, 120_000);
   await stop();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return N / ((done - t0) / 1000);
 }
 /** @type {Record<'playwright' | 'plain', number[]>} */
