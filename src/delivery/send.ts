@@ -14,30 +14,64 @@ export type Body = { body: string; parts?: undefined } | { parts: string[]; body
 /** One request's id, URL and body. */
 export type Sendable = { id: string; url: string } & Body;
 
-/** Bodies longer than this (UTF-16 units) are sent as a Blob. */
-export const BLOB_BODY_CHARS = 32 * 1024;
+/** Bodies longer than this (UTF-16 units) are sent as their UTF-8 bytes (see createFormChooser), shorter ones as strings. */
+export const LONG_BODY_CHARS = 32 * 1024;
 
 /** A body as one string (its pieces joined). */
 export const wholeBody = (b: Body): string => b.body ?? b.parts.join('');
 
+/** How a long body is handed to fetch(): both are exactly its UTF-8 bytes. */
+export type LongBodyForm = 'bytes' | 'blob';
+
 /**
- * What fetch is given: the string, or, for a long body, a Blob of its UTF-8 bytes. The
- * pieces are encoded one after another into one buffer (never joined into a string), and
- * the Blob is made of that buffer: Chromium's Blob of many strings cost the worker ~5 ms per
- * 100 KB (it encodes each one as it goes), and a fetch() of the bytes themselves got slower
- * under a debugger (which copies byte bodies into its request events), not without one.
+ * Picks the form of each long body: the one whose hand-over (making the body, then the
+ * synchronous part of fetch()) has lately cost the worker's thread less per KB. Measured,
+ * not assumed, because the cheaper one depends on the browser: Chromium 156 with no debugger
+ * takes the bytes themselves ~30 % cheaper (a Blob is first registered with the browser
+ * process), and with a debugger attached (DevTools, Playwright) it copies byte bodies into
+ * its network events, and the Blob is cheaper. Each form is tried twice at first, then the
+ * other one every `exploreEvery`-th long body, so that a change (a debugger attached or
+ * gone) is seen. Costs are moving averages (weight `alpha` for the newest sample).
  */
-function bodyOf(event: Sendable): string | Blob {
-  const parts = event.parts ?? [event.body];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  if (length <= BLOB_BODY_CHARS) return parts.length === 1 ? parts[0]! : parts.join('');
+export function createFormChooser(exploreEvery = 16, alpha = 0.25) {
+  const cost: Record<LongBodyForm, { perKb: number; samples: number }> = {
+    bytes: { perKb: 0, samples: 0 },
+    blob: { perKb: 0, samples: 0 },
+  };
+  let picks = 0;
+  const other = (form: LongBodyForm): LongBodyForm => (form === 'bytes' ? 'blob' : 'bytes');
+  return {
+    pick(): LongBodyForm {
+      picks++;
+      if (cost.bytes.samples < 2 || cost.blob.samples < 2) return cost.bytes.samples <= cost.blob.samples ? 'bytes' : 'blob';
+      const best: LongBodyForm = cost.bytes.perKb <= cost.blob.perKb ? 'bytes' : 'blob';
+      return picks % exploreEvery === 0 ? other(best) : best;
+    },
+    /** A hand-over of `bytes` bytes in `form` took `ms`. */
+    record(form: LongBodyForm, ms: number, bytes: number): void {
+      const c = cost[form];
+      const perKb = Math.max(0, ms) / Math.max(1, bytes / 1024);
+      c.perKb = c.samples === 0 ? perKb : c.perKb + (perKb - c.perKb) * alpha;
+      c.samples++;
+    },
+    /** The averages so far, per KB (for tests and diagnostics). */
+    costs: (): Record<LongBodyForm, number | undefined> => ({
+      bytes: cost.bytes.samples ? cost.bytes.perKb : undefined,
+      blob: cost.blob.samples ? cost.blob.perKb : undefined,
+    }),
+  };
+}
+
+export type FormChooser = ReturnType<typeof createFormChooser>;
+
+/** A body's UTF-8 bytes: its pieces encoded one after another into one buffer (never joined into a string). */
+function utf8Of(parts: readonly string[], length: number): Uint8Array<ArrayBuffer> {
   // At most 3 bytes per UTF-16 unit (a surrogate pair, 2 units, is 4 bytes).
   const out = new Uint8Array(new ArrayBuffer(length * 3));
   const encoder = new TextEncoder();
   let at = 0;
   for (const part of parts) at += encoder.encodeInto(part, out.subarray(at)).written;
-  return new Blob([out.subarray(0, at)]);
+  return out.subarray(0, at);
 }
 
 export type Sender = (event: Sendable) => Promise<SendResult>;
@@ -46,6 +80,8 @@ export function createSender(
   options: SendOptions,
   fetchImpl: typeof fetch = (input, init) => fetch(input, init),
   isOffline: () => boolean = () => typeof navigator !== 'undefined' && navigator.onLine === false,
+  clock: () => number = () => performance.now(),
+  forms: FormChooser = createFormChooser(),
 ): Sender {
   return async (event) => {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -57,13 +93,19 @@ export function createSender(
       controller.abort();
     }, options.timeoutMs);
     try {
-      const response = await fetchImpl(event.url, {
+      const parts = event.parts ?? [event.body];
+      let length = 0;
+      for (const part of parts) length += part.length;
+      // A small body goes as the string it is. A long one (a merged batch) as its UTF-8 bytes,
+      // encoded here (Chromium's fetch() spends milliseconds of the worker's thread on a
+      // string of 100 KB), handed over in the form that has cost less lately.
+      const long = length > LONG_BODY_CHARS ? utf8Of(parts, length) : undefined;
+      const form = long && forms.pick();
+      const started = clock();
+      const pending = fetchImpl(event.url, {
         method: 'POST',
         headers,
-        // A large body (a merged batch) as a Blob: Chromium's fetch() spends milliseconds of
-        // the worker's thread on a string body of 100 KB, and far less on a Blob of it (the
-        // same UTF-8 bytes). A small one stays a string: a Blob costs more than it saves there.
-        body: bodyOf(event),
+        body: long ? (form === 'blob' ? new Blob([long]) : long) : parts.length === 1 ? parts[0]! : parts.join(''),
         credentials: options.credentials,
         mode: 'cors',
         // No `cache` option: POSTs are not cached anyway, and Chromium 156 crashes its
@@ -72,6 +114,8 @@ export function createSender(
         redirect: 'follow',
         signal: controller.signal,
       });
+      if (long && form) forms.record(form, clock() - started, long.byteLength);
+      const response = await pending;
       const retryAfter = response.headers.get('retry-after');
       // The body is not needed; release the connection.
       response.body?.cancel().catch(() => {});
