@@ -101,3 +101,22 @@ describe('createSender', () => {
     expect(typeof calls[0]!.init.body).toBe('string');
   });
 });
+
+describe('createFormChooser', () => {
+  it('compares forms per KB, whatever the sizes of the bodies measured', () => {
+    const forms = createFormChooser(1000);
+    // Bytes: 1 ms for 64 KB, then 16 ms for 1 MB (both 1/64 ms per KB). Blob: 2 ms for 64 KB.
+    forms.record(forms.pick(), 1, 64 * 1024);
+    forms.record(forms.pick(), 2, 64 * 1024);
+    forms.record(forms.pick(), 16, 1024 * 1024);
+    forms.record(forms.pick(), 2, 64 * 1024);
+    expect(forms.costs()).toEqual({ bytes: 1 / 64, blob: 2 / 64 });
+    expect(forms.pick()).toBe('bytes');
+  });
+
+  it('a clock that went backwards counts as free, never as a negative cost', () => {
+    const forms = createFormChooser(1000, 1);
+    forms.record('blob', -5, 64 * 1024);
+    expect(forms.costs()).toEqual({ bytes: undefined, blob: 0 });
+  });
+});
