@@ -180,15 +180,23 @@ async function updateWorker(page: Page, site: Composition): Promise<void> {
   await page.evaluate(() => window.compositionApp.wb.update());
   // The page's `waiting` handler normally sends SKIP_WAITING; workbox-window dispatches
   // `waiting` from a 200 ms timer after `installed`, which a loaded machine can miss. Then
-  // send it again, as an app's "update now" button would.
+  // send it again, as an app's "update now" button would. Installing the new build (its
+  // precache included) took over 15 s once on a machine loaded on purpose (3 test workers,
+  // 2 CPU-burning loops): the wait is longer than expect's default, and if no new worker is
+  // installing or waiting, the update check is made again.
   await expect
-    .poll(async () => {
-      return page.evaluate(async () => {
-        const app = window.compositionApp;
-        if (app.takeovers === 0 && (await navigator.serviceWorker.getRegistration())?.waiting) app.wb.messageSkipWaiting();
-        return app.takeovers;
-      });
-    })
+    .poll(
+      async () => {
+        return page.evaluate(async () => {
+          const app = window.compositionApp;
+          const registration = await navigator.serviceWorker.getRegistration();
+          if (app.takeovers === 0 && registration?.waiting) app.wb.messageSkipWaiting();
+          else if (app.takeovers === 0 && registration && !registration.installing) await app.wb.update();
+          return app.takeovers;
+        });
+      },
+      { timeout: 60_000 },
+    )
     .toBe(1);
 }
 
