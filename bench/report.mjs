@@ -245,6 +245,38 @@ export function buildSummary(run) {
 
   /** @param {(r: any) => number} a @param {(r: any) => number} b */
   const ratio = (a, b) => summarize(values((r) => a(r) / b(r)));
+  /**
+   * The drain's ratios as measured one way (the keys of its results in a round), with their
+   * goals: the same rows, and the same goals, for the drains on reconnect and after a relaunch.
+   * @param {string} prefix @param {string} fetchPrefix (of the bare fetch / workbox row)
+   * @param {{off: string, on: string, workbox: string, fetch: string}} k
+   */
+  const drainRatios = (prefix, fetchPrefix, k) => {
+    const rate = (/** @type {string} */ key) => (/** @type {any} */ r) => r[key].eventsPerSec;
+    return [
+      {
+        label: `${prefix}batching off / workbox replay`,
+        keys: [k.off, k.workbox],
+        s: ratio(rate(k.off), rate(k.workbox)),
+        fmt: 'x',
+        goal: { op: '≥', value: 5 },
+      },
+      { label: `${prefix}batching off / bare fetch from a page`, keys: [k.off, k.fetch], s: ratio(rate(k.off), rate(k.fetch)), fmt: '%' },
+      {
+        label: `${fetchPrefix}bare fetch from a page / workbox replay`,
+        keys: [k.fetch, k.workbox],
+        s: ratio(rate(k.fetch), rate(k.workbox)),
+        fmt: 'x',
+      },
+      {
+        label: `${prefix}batching ${batchingOn} / workbox replay`,
+        keys: [k.on, k.workbox],
+        s: ratio(rate(k.on), rate(k.workbox)),
+        fmt: 'x',
+        goal: { op: '≥', value: 50 },
+      },
+    ];
+  };
   const ratios = [
     {
       label: 'main thread, burst: dispatchEvent / postMessage',
@@ -286,44 +318,7 @@ export function buildSummary(run) {
       fmt: '%',
       goal: { op: '≥', value: 0.6 },
     },
-    {
-      label: 'drain: batching off / workbox replay',
-      keys: ['drainOff', 'drainWorkbox'],
-      s: ratio(
-        (r) => r.drainOff.eventsPerSec,
-        (r) => r.drainWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-      goal: { op: '≥', value: 5 },
-    },
-    {
-      label: 'drain: batching off / bare fetch from a page',
-      keys: ['drainOff', 'fetchCeiling'],
-      s: ratio(
-        (r) => r.drainOff.eventsPerSec,
-        (r) => r.fetchCeiling.eventsPerSec,
-      ),
-      fmt: '%',
-    },
-    {
-      label: 'bare fetch from a page / workbox replay',
-      keys: ['fetchCeiling', 'drainWorkbox'],
-      s: ratio(
-        (r) => r.fetchCeiling.eventsPerSec,
-        (r) => r.drainWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-    },
-    {
-      label: `drain: batching ${batchingOn} / workbox replay`,
-      keys: ['drainOn', 'drainWorkbox'],
-      s: ratio(
-        (r) => r.drainOn.eventsPerSec,
-        (r) => r.drainWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-      goal: { op: '≥', value: 50 },
-    },
+    ...drainRatios('drain: ', '', { off: 'drainOff', on: 'drainOn', workbox: 'drainWorkbox', fetch: 'fetchCeiling' }),
     {
       label: `drain: batching ${batchingOn}, requests per event`,
       keys: ['drainOn'],
@@ -331,44 +326,12 @@ export function buildSummary(run) {
       fmt: 'n4',
       goal: { op: '≤', value: 0.02 },
     },
-    {
-      label: 'after a relaunch, no debugger: batching off / workbox replay',
-      keys: ['relaunchOff', 'relaunchWorkbox'],
-      s: ratio(
-        (r) => r.relaunchOff.eventsPerSec,
-        (r) => r.relaunchWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-      goal: { op: '≥', value: 5 },
-    },
-    {
-      label: 'after a relaunch, no debugger: batching off / bare fetch from a page',
-      keys: ['relaunchOff', 'relaunchFetch'],
-      s: ratio(
-        (r) => r.relaunchOff.eventsPerSec,
-        (r) => r.relaunchFetch.eventsPerSec,
-      ),
-      fmt: '%',
-    },
-    {
-      label: 'after a relaunch, no debugger: bare fetch from a page / workbox replay',
-      keys: ['relaunchFetch', 'relaunchWorkbox'],
-      s: ratio(
-        (r) => r.relaunchFetch.eventsPerSec,
-        (r) => r.relaunchWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-    },
-    {
-      label: `after a relaunch, no debugger: batching ${batchingOn} / workbox replay`,
-      keys: ['relaunchOn', 'relaunchWorkbox'],
-      s: ratio(
-        (r) => r.relaunchOn.eventsPerSec,
-        (r) => r.relaunchWorkbox.eventsPerSec,
-      ),
-      fmt: 'x',
-      goal: { op: '≥', value: 50 },
-    },
+    ...drainRatios('after a relaunch, no debugger: ', 'after a relaunch, no debugger: ', {
+      off: 'relaunchOff',
+      on: 'relaunchOn',
+      workbox: 'relaunchWorkbox',
+      fetch: 'relaunchFetch',
+    }),
     {
       label: `reconnect → ${cfg.reconnect} drained (batching ${batchingOn})`,
       keys: ['reconnect'],

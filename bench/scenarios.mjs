@@ -226,6 +226,31 @@ export async function ceiling(env) {
 // --- drain -----------------------------------------------------------------------------
 
 /**
+ * A backlog for sw-outbox: `n` events of scenario `id` dispatched with the browser offline.
+ * @param {Env} env @param {import('@playwright/test').BrowserContext} context @param {Page} page
+ * @param {'off' | 'optimizely'} batching @param {string} id @param {number} n
+ */
+async function queueOurs(env, context, page, batching, id, n) {
+  await setupOurs(page, env, { batching });
+  await context.setOffline(true);
+  await prepare(page, n, id, env.collector.url(id));
+  await enqueuePrepared(page, n, 5000);
+}
+
+/**
+ * A backlog for workbox: `n` requests of scenario `id` pushed into its Queue with the browser offline.
+ * @param {Env} env @param {import('@playwright/test').BrowserContext} context @param {Page} page
+ * @param {string} id @param {number} n
+ */
+async function queueWorkbox(env, context, page, id, n) {
+  await page.goto(`${env.origin}/wb/`);
+  await page.evaluate(() => window.wbBench.setup());
+  await context.setOffline(true);
+  const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
+  if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+}
+
+/**
  * A backlog of `n` events queued offline, then `context.setOffline(false)`: time until
  * the collector has every event (by uuid), and the HTTP requests it took.
  * @param {Env} env @param {'off' | 'optimizely'} batching @param {number} n @param {string} name
@@ -233,11 +258,8 @@ export async function ceiling(env) {
 export async function drainOurs(env, batching, n, name = 'drain') {
   return inContext(
     async ({ context, page }) => {
-      await setupOurs(page, env, { batching });
-      await context.setOffline(true);
       const id = newId(`${name}-${batching}`);
-      await prepare(page, n, id, env.collector.url(id));
-      await enqueuePrepared(page, n, 5000);
+      await queueOurs(env, context, page, batching, id, n);
       const stats = await page.evaluate(() => window.bench.stats());
       if (stats.queued < n) throw new Error(`drain: only ${stats.queued} queued before reconnecting`);
       return reconnectAndWait(env, context, id, n, { batching });
@@ -255,12 +277,8 @@ export async function drainWorkbox(env) {
   const n = env.cfg.drainWorkbox;
   return inContext(
     async ({ context, page }) => {
-      await page.goto(`${env.origin}/wb/`);
-      await page.evaluate(() => window.wbBench.setup());
-      await context.setOffline(true);
       const id = newId('wbdrain');
-      const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
-      if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+      await queueWorkbox(env, context, page, id, n);
       return reconnectAndWait(env, context, id, n, {});
     },
     120_000 + n * 40,
@@ -313,17 +331,10 @@ export async function relaunch(env, kind, batching, n) {
     try {
       const { context, page } = filled;
       if (kind === 'ours') {
-        await setupOurs(page, env, { batching });
-        await context.setOffline(true);
-        await prepare(page, n, id, env.collector.url(id));
-        await enqueuePrepared(page, n, 5000);
+        await queueOurs(env, context, page, batching, id, n);
         url = `${env.origin}/?auto=${encodeURIComponent(swUrl(env, { batching }))}`;
       } else if (kind === 'workbox') {
-        await page.goto(`${env.origin}/wb/`);
-        await page.evaluate(() => window.wbBench.setup());
-        await context.setOffline(true);
-        const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
-        if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
+        await queueWorkbox(env, context, page, id, n);
         url = `${env.origin}/wb/?auto`;
       } else {
         url = `${env.origin}/?${new URLSearchParams({ fetch: env.collector.url(id), n: String(n), prefix: id })}`;
