@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type BackoffOptions, backoffDelay, classifyStatus, decide, parseRetryAfter } from './policy.js';
+import { type BackoffOptions, DEFAULT_MAX_RETRY_AFTER_MS, backoffDelay, classifyStatus, decide, parseRetryAfter } from './policy.js';
 
 const B: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
 const zero = () => 0;
@@ -220,9 +220,23 @@ describe('decide', () => {
     expect(d).toMatchObject({ kind: 'retry', nextAttemptAt: now + 45_000 });
   });
 
-  it('Retry-After is capped at maxMs', () => {
-    const d = decide(fresh, { kind: 'response', status: 503, retryAfter: '3600' }, B, now, half);
-    expect(d).toMatchObject({ kind: 'retry', nextAttemptAt: now + 60_000 });
+  it('Retry-After is honoured beyond backoff.maxMs (a collector asking for 2 s is not hit after 1 s)', () => {
+    const small: BackoffOptions = { baseMs: 100, maxMs: 1000 };
+    const d = decide(fresh, { kind: 'response', status: 429, retryAfter: '2' }, small, now, almostOne);
+    expect(d).toMatchObject({ kind: 'retry', nextAttemptAt: now + 2000 });
+    const date = decide(fresh, { kind: 'response', status: 503, retryAfter: new Date(now + 120_000).toUTCString() }, small, now, zero);
+    expect(date).toMatchObject({ kind: 'retry', nextAttemptAt: now + 120_000 });
+  });
+
+  it('Retry-After is capped at maxRetryAfterMs, one hour by default', () => {
+    expect(DEFAULT_MAX_RETRY_AFTER_MS).toBe(3600_000);
+    const day = { kind: 'response', status: 503, retryAfter: '86400' } as const;
+    expect(decide(fresh, day, B, now, half)).toMatchObject({ kind: 'retry', nextAttemptAt: now + 3600_000 });
+    expect(decide(fresh, day, { ...B, maxRetryAfterMs: 5000 }, now, half)).toMatchObject({ nextAttemptAt: now + 5000 });
+    // Within the cap: exact, whatever maxMs.
+    expect(decide(fresh, { ...day, retryAfter: '3' }, { ...B, maxMs: 10, maxRetryAfterMs: 5000 }, now, half)).toMatchObject({
+      nextAttemptAt: now + 3000,
+    });
   });
 
   it('an unparsable Retry-After falls back to jittered backoff', () => {

@@ -5,9 +5,21 @@
 export interface BackoffOptions {
   /** First retry waits up to this long. */
   baseMs: number;
-  /** No computed delay exceeds this; also caps `Retry-After`. */
+  /** No computed delay exceeds this (a server's `Retry-After` is not a computed delay). */
   maxMs: number;
+  /**
+   * Cap of a server's `Retry-After`, which is otherwise honoured exactly, never shortened by
+   * `maxMs` or jitter. @default DEFAULT_MAX_RETRY_AFTER_MS
+   */
+  maxRetryAfterMs?: number;
 }
+
+/**
+ * One hour: long enough for a collector's rate-limit window or a planned maintenance
+ * (peers cap at 5 min to 1 h), short enough that a misconfigured header (a day, a year)
+ * cannot hold events until they expire.
+ */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 3600_000;
 
 /**
  * Exponential backoff with full jitter: a uniform draw in [0, min(maxMs, baseMs·2^(n-1))).
@@ -82,7 +94,8 @@ export type Decision =
  * - Offline (the browser says so): nothing grows; due again in `baseMs` or as soon as
  *   connectivity returns (sync, online nudge). Connectivity is not the collector's fault.
  * - Network error while online, timeout, 408/425/429/5xx: backoff grows.
- * - `Retry-After` replaces the computed delay (never shortened by jitter), capped at maxMs.
+ * - `Retry-After` replaces the computed delay: honoured exactly (never shortened by jitter or
+ *   by `maxMs`), up to `maxRetryAfterMs`.
  */
 export function decide(state: AttemptState, result: SendResult, backoff: BackoffOptions, now: number, random: () => number): Decision {
   const tries = state.tries + 1;
@@ -92,7 +105,10 @@ export function decide(state: AttemptState, result: SendResult, backoff: Backoff
     if (cls === 'permanent') return { kind: 'dead', status: result.status, reason: 'permanent' };
     const attempts = state.attempts + 1;
     const retryAfter = parseRetryAfter(result.retryAfter, now);
-    const delay = retryAfter !== undefined ? Math.min(retryAfter, backoff.maxMs) : backoffDelay(attempts, backoff, random);
+    const delay =
+      retryAfter !== undefined
+        ? Math.min(retryAfter, backoff.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS)
+        : backoffDelay(attempts, backoff, random);
     return { kind: 'retry', status: result.status, reason: 'server', hold: 'server', attempts, tries, nextAttemptAt: now + delay };
   }
   if (result.kind === 'network-error' && result.offline) {

@@ -68,7 +68,7 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
   const flusher: Flusher = createFlusher({
     store,
     send: createSender(opts, host.fetch, host.isOffline),
-    backoff: opts.backoff,
+    backoff: { ...opts.backoff, maxRetryAfterMs: opts.maxRetryAfterMs },
     maxAgeMs: opts.maxAgeMs,
     dedupeWindowMs: opts.dedupeWindowMs,
     concurrency: opts.concurrency,

@@ -20,6 +20,7 @@ describe('resolveOptions defaults', () => {
   const expected = {
     endpoints: undefined,
     backoff: { baseMs: 1000, maxMs: 300_000 },
+    maxRetryAfterMs: 3_600_000,
     maxAgeMs: 604_800_000,
     maxQueueSize: 10_000,
     overflow: 'drop-oldest',

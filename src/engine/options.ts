@@ -1,6 +1,7 @@
 // installOutbox's options: one public all-optional type with documented defaults, one
 // defaults object, one normalise-and-validate step. Internals see a complete shape.
 import { OutboxError, describe } from '../errors.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS } from '../delivery/policy.js';
 import { DEFAULT_MAX_BODY_BYTES, parseHttpUrl } from '../validate.js';
 
 export interface OutboxOptions {
@@ -15,9 +16,19 @@ export interface OutboxOptions {
   backoff?: {
     /** @default 1000 */
     baseMs?: number;
-    /** Cap of every computed delay and of `Retry-After`. @default 300000 */
+    /** Cap of every computed delay (not of a server's `Retry-After`: see `maxRetryAfterMs`). @default 300000 */
     maxMs?: number;
   };
+  /**
+   * A collector's `Retry-After` (seconds or HTTP date, on 429/503 and any retryable status)
+   * is honoured exactly, whatever `backoff.maxMs`, for its destination only, and no wake-up
+   * (Background Sync, `online`, a page's message, `flush()`) sends sooner; a longer one is
+   * cut to this. One hour: long enough for a rate-limit window or a planned maintenance
+   * (peers cap at 5 min to 1 h), short enough that a misconfigured header (a day) cannot
+   * hold events until they expire.
+   * @default 3600000 (1 h)
+   */
+  maxRetryAfterMs?: number;
   /** Events older than this are moved to the dead-letter store as expired. @default 604800000 (7 days) */
   maxAgeMs?: number;
   /** @default 10000 */
@@ -66,6 +77,7 @@ export interface OutboxOptions {
 export interface ResolvedOptions {
   endpoints: URL[] | undefined;
   backoff: { baseMs: number; maxMs: number };
+  maxRetryAfterMs: number;
   maxAgeMs: number;
   maxQueueSize: number;
   overflow: 'drop-oldest' | 'reject-new';
@@ -83,6 +95,7 @@ export interface ResolvedOptions {
 
 export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
   backoff: { baseMs: 1000, maxMs: 300_000 },
+  maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
   maxAgeMs: 7 * 24 * 3600_000,
   maxQueueSize: 10_000,
   overflow: 'drop-oldest',
@@ -101,6 +114,7 @@ export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
 const KNOWN = new Set([
   'endpoints',
   'backoff',
+  'maxRetryAfterMs',
   'maxAgeMs',
   'maxQueueSize',
   'overflow',
@@ -169,6 +183,7 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
   return {
     endpoints,
     backoff: { baseMs, maxMs },
+    maxRetryAfterMs: integer('maxRetryAfterMs', o.maxRetryAfterMs, DEFAULTS.maxRetryAfterMs, 0),
     maxAgeMs: integer('maxAgeMs', o.maxAgeMs, DEFAULTS.maxAgeMs, 1),
     maxQueueSize: integer('maxQueueSize', o.maxQueueSize, DEFAULTS.maxQueueSize, 1),
     overflow: oneOf('overflow', o.overflow, DEFAULTS.overflow, ['drop-oldest', 'reject-new']),

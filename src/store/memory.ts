@@ -9,7 +9,8 @@
 //   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
 import { OutboxError } from '../errors.js';
-import type { Counters, DeadRecord, EnqueueOutcome, NewRecord, QueuedRecord, Store, StoreOptions } from './store.js';
+import { type DestinationHold, destinationOf } from '../destination.js';
+import { type Counters, type DeadRecord, type EnqueueOutcome, type NewRecord, type QueuedRecord, type Store, type StoreOptions, countQueued } from './store.js';
 
 const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
 
@@ -27,6 +28,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
   const seen = new Map<string, number>();
   const counters: Counters = { ...ZERO };
   let lastSeq = 0;
+  let holds: Record<string, DestinationHold> = {};
 
   const byDue = (a: QueuedRecord, b: QueuedRecord) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq;
 
@@ -48,6 +50,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     const { detail, ...rest } = fields;
     dead.set(record.seq, { ...record, ...rest, deadAt: now(), ...(detail ? { detail } : {}) });
     counters.queued = Math.max(0, counters.queued - 1);
+    countQueued(counters, record.url, -1);
     counters.deadLettered++;
   }
 
@@ -111,6 +114,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
               if (droppedIds.length >= evict) break;
               droppedIds.push(record.id);
               queue.delete(seq);
+              countQueued(counters, record.url, -1);
             }
             counters.queued -= droppedIds.length;
             // A single batch larger than the whole queue keeps its newest events.
@@ -137,16 +141,17 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
             attempts: 0,
             tries: 0,
           });
+          countQueued(counters, r.url, 1);
         }
         counters.queued += accepted.length;
         return { results, droppedIds };
       });
     },
 
-    readDue(at, limit, exclude) {
+    readDue(at, limit, exclude, skip) {
       return run(() =>
         [...queue.values()]
-          .filter((r) => r.nextAttemptAt <= at && !exclude?.has(r.seq))
+          .filter((r) => r.nextAttemptAt <= at && !exclude?.has(r.seq) && !skip?.has(destinationOf(r.url)))
           .sort(byDue)
           .slice(0, Math.max(0, limit))
           .map((r) => ({ ...r })),
@@ -165,6 +170,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
             queue.delete(s.seq);
             for (const k of record.keys ?? []) seen.set(k, now());
             counters.queued = Math.max(0, counters.queued - 1);
+            countQueued(counters, record.url, -1);
             counters.delivered++;
           } else if (s.kind === 'retry') {
             queue.set(s.seq, {
@@ -226,16 +232,36 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       });
     },
 
-    nextAttemptAt() {
+    nextAttemptAt(skip) {
       return run(() => {
         let earliest: number | undefined;
-        for (const r of queue.values()) if (earliest === undefined || r.nextAttemptAt < earliest) earliest = r.nextAttemptAt;
+        for (const r of queue.values()) {
+          if (skip?.has(destinationOf(r.url))) continue;
+          if (earliest === undefined || r.nextAttemptAt < earliest) earliest = r.nextAttemptAt;
+        }
         return earliest;
       });
     },
 
+    queuedByDestination() {
+      return run(() => ({ ...counters.destinations }));
+    },
+
+    destinationHolds() {
+      return run(() => ({ ...holds }));
+    },
+
+    saveDestinationHolds(next) {
+      return run(() => {
+        holds = { ...next };
+      });
+    },
+
     counters() {
-      return run(() => ({ ...counters }));
+      return run(() => {
+        const { destinations: _, ...rest } = counters;
+        return rest;
+      });
     },
 
     deadLetters(limit = 100) {
@@ -253,6 +279,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
         dead.clear();
         seen.clear();
         counters.queued = 0;
+        counters.destinations = {};
         counters.deadLettered = 0;
       });
     },

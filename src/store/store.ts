@@ -12,6 +12,7 @@
 import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { urlTag } from '../delivery/batching.js';
 import type { Hold } from '../delivery/policy.js';
+import { type DestinationHold, destinationOf } from '../destination.js';
 import { OutboxError } from '../errors.js';
 import type { DeadLetterReason } from '../protocol.js';
 
@@ -85,6 +86,8 @@ export interface Counters {
   delivered: number;
   dropped: number;
   retried: number;
+  /** Queued events per destination (an origin: see destination.ts). Absent in counters of older versions. */
+  destinations?: Record<string, number>;
 }
 
 /** An event in a fresh segment: its seq is `seg * SEGMENT + position`. */
@@ -120,6 +123,8 @@ interface Spent {
   createdAt: number;
   n: number;
   gone: number[];
+  /** The destination of all its events (segments of older versions: absent, mixed). */
+  dest?: string;
   /**
    * Keys of its events delivered: its own index holds them until the segment goes, and
    * then they are remembered as delivered keys.
@@ -194,9 +199,11 @@ export interface Store {
   enqueue(records: NewRecord[], limits: EnqueueLimits): Promise<{ results: EnqueueOutcome[]; droppedIds: string[] }>;
   /**
    * Up to `limit` events due at `now`, oldest due first, then in insertion order; none of
-   * `exclude` (seqs), so that the next page can be read while one is in flight.
+   * `exclude` (seqs), so that the next page can be read while one is in flight, and none
+   * for the destinations of `skip` (held back, or with events enough in hand): their
+   * segments are not even read.
    */
-  readDue(now: number, limit: number, exclude?: ReadonlySet<number>): Promise<QueuedRecord[]>;
+  readDue(now: number, limit: number, exclude?: ReadonlySet<number>, skip?: ReadonlySet<string>): Promise<QueuedRecord[]>;
   /** Applies delivery outcomes. Resolves to ids dropped from the dead-letter store. */
   settle(settlements: Settlement[]): Promise<{ applied: number; droppedIds: string[] }>;
   /** Makes events held for these reasons due at `now`. Returns how many. */
@@ -214,8 +221,13 @@ export interface Store {
   lease(owner: string, now: number, ttlMs: number): Promise<boolean>;
   /** Forgets up to `limit` keys of delivered events seen before `before`. Returns how many. */
   forget(before: number, limit: number): Promise<number>;
-  /** Earliest `nextAttemptAt` of any queued event. */
-  nextAttemptAt(): Promise<number | undefined>;
+  /** Earliest `nextAttemptAt` of any queued event (none of the destinations of `skip`). */
+  nextAttemptAt(skip?: ReadonlySet<string>): Promise<number | undefined>;
+  /** Queued events per destination. */
+  queuedByDestination(): Promise<Record<string, number>>;
+  /** The destinations held back, as last saved. */
+  destinationHolds(): Promise<Record<string, DestinationHold>>;
+  saveDestinationHolds(holds: Record<string, DestinationHold>): Promise<void>;
   counters(): Promise<Counters>;
   deadLetters(limit?: number): Promise<DeadRecord[]>;
   /** Empties the queue and the dead-letter store (sign-out). Counters of history stay. */
@@ -224,6 +236,15 @@ export interface Store {
 }
 
 const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
+
+/** Counts `delta` queued events more (or fewer) for the destination of `url`, never below zero. */
+export function countQueued(counters: Counters, url: string, delta: number): void {
+  const map = (counters.destinations ??= {});
+  const key = destinationOf(url);
+  const n = Math.max(0, (map[key] ?? 0) + delta);
+  if (n === 0) delete map[key];
+  else map[key] = n;
+}
 
 export function openStore(options: StoreOptions = {}): Store {
   const name = options.name ?? DB_NAME;
@@ -456,6 +477,7 @@ export function openStore(options: StoreOptions = {}): Store {
         if (record.keys) (inSegment ? spent.get(Math.floor(s.seq / SEGMENT))!.delivered : deliveredKeys).push(...record.keys);
         // Never below zero: a record written by other code may not have been counted.
         counters.queued = Math.max(0, counters.queued - 1);
+        countQueued(counters, record.url, -1);
         counters.delivered++;
       } else if (s.kind === 'retry') {
         const { seq: _, record: __, kind: ___, status, ...schedule } = s;
@@ -474,6 +496,7 @@ export function openStore(options: StoreOptions = {}): Store {
           }),
         );
         counters.queued = Math.max(0, counters.queued - 1);
+        countQueued(counters, record.url, -1);
         counters.deadLettered++;
       }
     });
@@ -534,7 +557,7 @@ export function openStore(options: StoreOptions = {}): Store {
   }
 
   // Deletes the oldest queued records; returns their ids.
-  async function evictOldest(tx: WriteTx, count: number): Promise<string[]> {
+  async function evictOldest(tx: WriteTx, counters: Counters, count: number): Promise<string[]> {
     const victims = await oldest(
       tx,
       count,
@@ -543,6 +566,7 @@ export function openStore(options: StoreOptions = {}): Store {
       (a, b) => a.seq - b.seq,
     );
     await removeQueued(tx, victims);
+    for (const r of victims) countQueued(counters, r.url, -1);
     return victims.map((r) => r.id);
   }
 
@@ -646,23 +670,30 @@ export function openStore(options: StoreOptions = {}): Store {
   }
 
   /**
-   * Writes `records` (checked, not duplicates) as fresh segments. Resolves false, having
-   * written nothing of a segment, when a unique index refused it (an id or key is queued).
-   */
-  /**
    * Writes `records` (checked, not duplicates) as fresh segments of events created `at`.
    * Each segment is written whole or, when a unique index refuses it (an id or key is
    * queued), not at all: those come back as `refused`.
    */
   async function addSegments(tx: WriteTx, records: NewRecord[], at: number): Promise<NewRecord[]> {
     if (records.length === 0) return [];
-    let seg = await nextSegment(tx, Math.ceil(records.length / SEGMENT));
+    // One destination per segment (in their order within it), so that a read can pass over
+    // a held destination's segments without reading them.
+    const byDest = new Map<string, NewRecord[]>();
+    for (const r of records) {
+      const dest = destinationOf(r.url);
+      const list = byDest.get(dest);
+      if (list) list.push(r);
+      else byDest.set(dest, [r]);
+    }
+    const parts: [string, NewRecord[]][] = [];
+    for (const [dest, list] of byDest) for (let from = 0; from < list.length; from += SEGMENT) parts.push([dest, list.slice(from, from + SEGMENT)]);
+    let seg = await nextSegment(tx, parts.length);
     const adds: Promise<NewRecord[]>[] = [];
-    for (let from = 0; from < records.length; from += SEGMENT, seg++) {
-      const part = records.slice(from, from + SEGMENT);
+    for (const [dest, part] of parts) {
+      const segNo = seg++;
       const events = part.map(({ id, url, body, keys }) => ({ id, url, body, ...(keys?.length ? { keys } : {}) }));
       const segment: Segment = {
-        seg,
+        seg: segNo,
         createdAt: at,
         events,
         ids: events.filter((e) => !e.keys).map((e) => e.id),
@@ -671,7 +702,7 @@ export function openStore(options: StoreOptions = {}): Store {
       adds.push(
         addUnlessDuplicate(tx.objectStore('fresh'), segment).then(async (added) => {
           if (!added) return part;
-          await tx.objectStore('spent').put({ seg: segment.seg, createdAt: at, n: events.length, gone: [] });
+          await tx.objectStore('spent').put({ seg: segment.seg, createdAt: at, n: events.length, gone: [], dest });
           return [];
         }),
       );
@@ -718,13 +749,18 @@ export function openStore(options: StoreOptions = {}): Store {
         // Adds `list`; the events of a segment a unique index refused are checked one by one,
         // and those not queued go to `queue` (the segment's indexes may hold their id or key
         // for an event that is gone).
+        // Counts what was stored, per destination too.
         const store = async (list: NewRecord[]): Promise<number> => {
-          const refused = await addSegments(tx, list, at);
-          if (refused.length === 0) return list.length;
-          const left = await withoutQueued(refused);
+          const refused = new Set(await addSegments(tx, list, at));
+          const left = refused.size ? await withoutQueued([...refused]) : [];
           const duplicates = new Set(await addToQueue(tx, left, at));
           mark(duplicates, (id) => ({ id, ok: true, duplicate: true }));
-          return list.length - refused.length + left.length - duplicates.size;
+          let n = 0;
+          for (const r of [...list.filter((r) => !refused.has(r)), ...left.filter((r) => !duplicates.has(r.id))]) {
+            countQueued(counters, r.url, 1);
+            n++;
+          }
+          return n;
         };
 
         let droppedIds: string[] = [];
@@ -753,7 +789,7 @@ export function openStore(options: StoreOptions = {}): Store {
               ),
             }));
           } else {
-            droppedIds = await evictOldest(tx, Math.min(overBy, counters.queued));
+            droppedIds = await evictOldest(tx, counters, Math.min(overBy, counters.queued));
             counters.queued -= droppedIds.length;
             // A single batch larger than the whole queue keeps its newest events.
             const stillOver = counters.queued + fresh.length - limits.maxQueueSize;
@@ -769,21 +805,25 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
-    async readDue(at, limit, exclude) {
+    async readDue(at, limit, exclude, skip) {
       if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
       const tx = database.transaction(['queue', 'fresh', 'spent'] as StoreName[], 'readonly');
+      const wanted = (r: QueuedRecord) => !exclude?.has(r.seq) && !(skip?.size && skip.has(destinationOf(String(r.url))));
       // Events that failed before, due by now (one request for the page: a cursor costs a
-      // round trip per record), and fresh ones (due at once: at their creation).
-      const [retries, fresh] = await Promise.all([
-        tx
-          .objectStore('queue')
-          .index('nextAttemptAt')
-          .getAll(IDBKeyRange.upperBound(at), limit + (exclude?.size ?? 0)),
-        readFresh(tx, limit, (createdAt) => createdAt <= at, exclude),
-      ]);
+      // round trip per record; more asked for while those of `skip` took the room), and
+      // fresh ones (due at once: at their creation).
+      const readRetries = async (): Promise<QueuedRecord[]> => {
+        const index = tx.objectStore('queue').index('nextAttemptAt');
+        for (let count = limit + (exclude?.size ?? 0); ; count *= 4) {
+          const due = await index.getAll(IDBKeyRange.upperBound(at), count);
+          const kept = due.filter(wanted);
+          if (due.length < count || kept.length >= limit) return kept;
+        }
+      };
+      const [retries, fresh] = await Promise.all([readRetries(), readFresh(tx, limit, (createdAt) => createdAt <= at, exclude, skip)]);
       await tx.done;
-      return [...(exclude ? retries.filter((r) => !exclude.has(r.seq)) : retries), ...fresh].sort(byDue).slice(0, limit);
+      return [...retries, ...fresh].sort(byDue).slice(0, limit);
     },
 
     settle(settlements) {
@@ -819,6 +859,7 @@ export function openStore(options: StoreOptions = {}): Store {
         await removeQueued(tx, expired);
         await Promise.all(expired.map((record) => dead.put({ ...record, deadAt: now(), reason: 'expired', status: 0 })));
         counters.queued = Math.max(0, counters.queued - expired.length);
+        for (const r of expired) countQueued(counters, r.url, -1);
         counters.deadLettered += expired.length;
         return { expiredIds: expired.map((r) => r.id), droppedIds: await boundDeadLetters(tx, counters) };
       });
@@ -866,21 +907,69 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
-    async nextAttemptAt() {
+    async nextAttemptAt(skip) {
       const database = await db();
-      const tx = database.transaction(['queue', 'spent']);
+      const tx = database.transaction(['queue', 'spent', 'fresh']);
+      const skipped = (url: unknown) => !!skip?.size && skip.has(destinationOf(String(url)));
+      // The first retry not skipped (after a bounded walk, the one there: a wake-up too early is harmless).
+      const retry = async (): Promise<number | undefined> => {
+        let cursor = await tx.objectStore('queue').index('nextAttemptAt').openCursor();
+        for (let steps = 0; cursor && steps < 1000 && skipped(cursor.value.url); steps++) cursor = await cursor.continue();
+        return cursor?.value.nextAttemptAt;
+      };
       // A fresh segment is due at its creation, and the first one holds an event still.
-      const [retry, fresh] = await Promise.all([
-        tx.objectStore('queue').index('nextAttemptAt').openCursor(),
-        tx.objectStore('spent').openCursor(),
-      ]);
-      const times = [retry?.value.nextAttemptAt, fresh?.value.createdAt].filter((t): t is number => t !== undefined);
+      const fresh = async (): Promise<number | undefined> => {
+        if (!skip?.size) return (await tx.objectStore('spent').openCursor())?.value.createdAt;
+        const [first] = await readFresh(tx, 1, () => true, undefined, skip);
+        return first?.createdAt;
+      };
+      const times = (await Promise.all([retry(), fresh()])).filter((t): t is number => t !== undefined);
       return times.length ? Math.min(...times) : undefined;
+    },
+
+    async queuedByDestination() {
+      const database = await db();
+      const counters = await database.get('meta', 'counters');
+      if (counters?.destinations || !counters?.queued) return { ...counters?.destinations };
+      // Counters of an older version: counted once from the data.
+      return write(async (tx, current) => {
+        if (current.destinations) return { ...current.destinations };
+        const map: Record<string, number> = {};
+        const add = (url: string, n = 1) => (map[destinationOf(url)] = (map[destinationOf(url)] ?? 0) + n);
+        let cursor = await tx.objectStore('queue').openCursor();
+        for (; cursor; cursor = await cursor.continue()) add(String(cursor.value.url));
+        let spent = await tx.objectStore('spent').openCursor();
+        for (; spent; spent = await spent.continue()) {
+          const { seg, n, gone, dest } = spent.value;
+          if (dest !== undefined) add(dest, n - gone.length);
+          else {
+            const segment = await tx.objectStore('fresh').get(seg);
+            const left = new Set(gone);
+            segment?.events.forEach((e, i) => i < n && !left.has(i) && add(e.url));
+          }
+        }
+        current.destinations = map;
+        return { ...map };
+      });
+    },
+
+    async destinationHolds() {
+      const database = await db();
+      const holds = (await (database as unknown as IDBPDatabase).get('meta', 'holds')) as Record<string, DestinationHold> | undefined;
+      return { ...holds };
+    },
+
+    saveDestinationHolds(holds) {
+      return write(async (tx) => {
+        await metaRecords(tx).put({ ...holds }, 'holds');
+      });
     },
 
     async counters() {
       const database = await db();
-      return { ...ZERO, ...(await database.get('meta', 'counters')) };
+      // (Per destination: queuedByDestination.)
+      const { destinations: _, ...counters } = { ...ZERO, ...(await database.get('meta', 'counters')) };
+      return counters;
     },
 
     async deadLetters(limit = 100) {
@@ -896,6 +985,7 @@ export function openStore(options: StoreOptions = {}): Store {
         await tx.objectStore('spent').clear();
         await tx.objectStore('dead').clear();
         counters.queued = 0;
+        counters.destinations = {};
         counters.deadLettered = 0;
       });
     },
@@ -938,17 +1028,22 @@ async function readFresh(
   limit: number,
   take: (createdAt: number) => boolean,
   exclude?: ReadonlySet<number>,
+  skip?: ReadonlySet<string>,
 ): Promise<QueuedRecord[]> {
   const records: QueuedRecord[] = [];
   let cursor = await tx.objectStore('spent').openCursor();
   while (cursor && records.length < limit && take(cursor.value.createdAt)) {
-    const { seg, n, gone } = cursor.value;
+    const { seg, n, gone, dest } = cursor.value;
     const left = new Set(gone);
     if (exclude) for (let i = 0; i < n; i++) if (exclude.has(seg * SEGMENT + i)) left.add(i);
-    if (left.size < n) {
+    // A skipped destination's segment is not read (older segments, of no one destination, are).
+    if (left.size < n && !(dest !== undefined && skip?.has(dest))) {
       const segment = await tx.objectStore('fresh').get(seg);
       if (!segment) break;
-      for (let i = 0; i < n && records.length < limit; i++) if (!left.has(i)) records.push(freshRecord(segment, i)!);
+      for (let i = 0; i < n && records.length < limit; i++) {
+        if (left.has(i) || (dest === undefined && skip?.size && skip.has(destinationOf(segment.events[i]!.url)))) continue;
+        records.push(freshRecord(segment, i)!);
+      }
     }
     if (records.length < limit) cursor = await cursor.continue();
   }
