@@ -150,6 +150,26 @@ export interface Stats {
   inFlight: number;
   /** Epoch ms of the earliest scheduled retry, or null when nothing waits. */
   nextAttemptAt: number | null;
+  /**
+   * Per destination (an origin): those with events queued, or tried or held since the
+   * worker started. Each is delivered, backed off and held on its own.
+   */
+  destinations: DestinationStats[];
+}
+
+export interface DestinationStats {
+  /** The origin, e.g. `https://logx.optimizely.com`. */
+  destination: string;
+  /** Events queued for it. */
+  queued: number;
+  /** Epoch ms when it is next tried: the end of its hold, now (past) when due, null when nothing waits. */
+  nextAttemptAt: number | null;
+  /** Why it is held back (`server`: a retryable status or `Retry-After`; `timeout`; `network`; `offline`), or null. */
+  heldFor: 'server' | 'timeout' | 'network' | 'offline' | null;
+  /** The status of its last answer (0: a network error or a timeout), null before any attempt by this worker. */
+  lastStatus: number | null;
+  /** Epoch ms of its last attempt by this worker, or null. */
+  lastAttemptAt: number | null;
 }
 
 export interface DeliveredDetail {

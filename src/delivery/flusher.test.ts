@@ -382,8 +382,8 @@ describe('flusher: age, passes, memory, timers', () => {
     await t.enqueue('held');
     t.script.set('held', status(429, '3600'));
     await t.flusher.kick();
-    // Retry-After is capped at backoff.maxMs (60 s here): still far beyond maxAgeMs.
-    expect(await t.queuedById('held')).toMatchObject({ nextAttemptAt: T0 + 60_000 });
+    // Retry-After is honoured (not cut to backoff.maxMs, 60 s here): far beyond maxAgeMs.
+    expect(await t.queuedById('held')).toMatchObject({ nextAttemptAt: T0 + 3_600_000 });
     t.flusher.unblock(['server']);
     t.clock.now = T0 + 10_001;
     await t.flusher.kick();
@@ -406,7 +406,7 @@ describe('flusher: age, passes, memory, timers', () => {
     expect(t.readDue).toHaveBeenCalledTimes(3);
   });
 
-  it('kick() during a running pass queues exactly one more pass, shared by later kicks', async () => {
+  it('kick() while a request is in flight shares the promise of the running work, answered once all is idle', async () => {
     const t = setup();
     await t.enqueue('a');
     const started = deferred();
@@ -422,23 +422,25 @@ describe('flusher: age, passes, memory, timers', () => {
     const p2 = t.flusher.kick();
     const p3 = t.flusher.kick();
     expect(p2).toBe(p3);
-    expect(p2).not.toBe(p1);
+    expect(p2).toBe(p1);
 
-    let p1Done = false;
+    let done = false;
     void p1.then(() => {
-      p1Done = true;
+      done = true;
     });
+    await idle(t.store);
+    // Not answered while 'a' is out.
+    expect(done).toBe(false);
     gate.resolve(OK);
     await p1;
-    expect(p1Done).toBe(true);
-    await p2;
-
     expect(t.sentIds()).toEqual(['a']);
-    // Pass 1: page ['a'], then an empty page. Pass 2: an empty page. No third pass.
-    expect(t.readDue).toHaveBeenCalledTimes(3);
+    // The page ['a']; a read for the first kick meanwhile and one more for the kick that came
+    // while it ran (it may have been for an event enqueued since); one once 'a' is done.
     const pages = await Promise.all(t.readDue.mock.results.map((r) => r.value as Promise<QueuedRecord[]>));
-    expect(pages.map((p) => p.map((r) => r.id))).toEqual([['a'], [], []]);
+    expect(pages.map((p) => p.map((r) => r.id))).toEqual([['a'], [], [], []]);
     expect(t.flusher.inFlight()).toBe(0);
+    // Idle now: a new kick is new work.
+    expect(t.flusher.kick()).not.toBe(p1);
   });
 
   it('an event queued during a pass is picked up by the queued pass', async () => {
@@ -510,12 +512,12 @@ describe('flusher: age, passes, memory, timers', () => {
     const pass = t.flusher.kick();
     // 'a' is held: the other lane sends b, then the next pages (c, d, then e, f), none of them twice.
     await vi.waitFor(() => expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']));
-    expect(t.events.delivered.flatMap((d) => d.ids).sort()).toEqual(['c', 'd', 'e', 'f']);
+    await vi.waitFor(() => expect(t.events.delivered.flatMap((d) => d.ids).sort()).toEqual(['b', 'c', 'd', 'e', 'f']));
     gate.resolve(OK);
     await pass;
     expect(t.sentIds()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
-    // Each page is announced once its every request is done: a and b together, last.
-    expect(t.events.delivered.at(-1)!.ids.sort()).toEqual(['a', 'b']);
+    // Each outcome is announced once written, not held back by a slower request: a, alone, last.
+    expect(t.events.delivered.at(-1)!.ids).toEqual(['a']);
     expect(await t.queued()).toEqual([]);
   });
 
@@ -679,10 +681,11 @@ describe('flusher with Optimizely batching', () => {
     const counters = await t.store.counters();
     expect(counters).toMatchObject({ delivered: 5, deadLettered: 1 });
     expect((await t.store.deadLetters()).map((d) => d.id)).toEqual(['poison']);
-    // Every good visitor delivered exactly once, and the poison sent alone at the end.
+    // Every good visitor delivered exactly once, and the poison sent alone once (the halves go
+    // next, in their order: the destination's order holds).
     const deliveredVisitors = t.sent.filter((e) => !e.body.includes('"poison"')).flatMap((e) => visitorsOf(e.body));
     expect(deliveredVisitors.sort()).toEqual(['v-a', 'v-b', 'v-c', 'v-d', 'v-e']);
-    expect(visitorsOf(t.sent.at(-1)!.body)).toEqual(['v-poison']);
+    expect(t.sent.filter((e) => visitorsOf(e.body).join() === 'v-poison')).toHaveLength(1);
     expect(t.sent.length).toBeLessThanOrEqual(1 + 2 + 2 + 2);
   });
 

@@ -1,15 +1,27 @@
-// The flusher: one pass at a time reads due events in pages, sends them, and writes each
-// outcome in a transaction of its own (coalesced by the store). Never holds a
-// transaction across a fetch.
+// The flusher: reads due events in pages, sends them per destination (an origin: see
+// destination.ts), and writes each outcome in a transaction of its own (coalesced by the
+// store). Never holds a transaction across a fetch.
 //
-// - kick() asks for a pass; calls during a pass set "again" and share the next pass.
-// - A retryable failure stops the pass (a circuit breaker, in memory): the rest of the
-//   queue is not hammered while the collector or the network is down. The breaker's
-//   deadline is the failed event's persisted nextAttemptAt, so nothing is lost with it.
-// - Retries are driven by a timer armed for the earliest nextAttemptAt while the worker
+// - Destinations are independent: each has its feed of units (requests) ready, its lanes
+//   (up to `concurrency`), its breaker, its backoff and its probe. One that fails, hangs
+//   until `timeoutMs` or refuses connections never holds another: lanes outlive reads,
+//   and a read passes over the destinations that are held or have units in hand (the
+//   store does not even read their segments), so a 10,000-event backlog for one does not
+//   keep another's new events waiting.
+// - A retryable failure holds its destination (a circuit breaker): its feed goes back to
+//   the queue, nothing more is sent to it until the later of the failed event's own
+//   schedule (a `Retry-After`) and the breaker's backoff, which grows with failures in a
+//   row; then one request probes it before its lanes open up again. Holds are persisted,
+//   so a restarted worker (Background Sync wakes one) keeps a collector's `Retry-After`.
+// - Offline (the browser says so, or a send failed because it went offline) holds every
+//   destination without growing anyone's backoff: connectivity is nobody's fault.
+// - kick() asks for a read and resolves when the flusher next goes idle (nothing being
+//   read, sent or written).
+// - Retries are driven by a timer armed for the earliest next attempt while the worker
 //   lives; the schedule itself is persisted, so a worker that dies loses only the timer.
 //   (No waitUntil() is held open waiting for retries: an event kept open for minutes
 //   holds up browser shutdown and is cut short by the browser anyway.)
+import { type DestinationHold, destinationOf } from '../destination.js';
 import type { DeadLetterDetail, DeadLetterReason, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import type { QueuedRecord, Settlement, Store } from '../store/store.js';
 import { type BatchLimits, type Unit, groupForBatching, split } from './batching.js';
@@ -43,7 +55,7 @@ export interface FlusherOptions {
    * with a Web Lock. Without it, passes are exclusive within this flusher only.
    */
   exclusive?: <T>(pass: () => Promise<T>) => Promise<T>;
-  /** Called when a pass stopped because delivery failed (ask the browser for a wake-up). */
+  /** Called when delivery is held back (ask the browser for a wake-up). */
   onHeld(reason: BlockReason): void;
   emit: FlusherEvents;
 }
@@ -60,28 +72,73 @@ type Retry = Extract<Decision, { kind: 'retry' }>;
 
 export type BlockReason = 'offline' | 'network' | 'server' | 'timeout';
 
+export interface DestinationState {
+  destination: string;
+  /** Held back until then (epoch ms), or 0. */
+  heldUntil: number;
+  /** Why it is held, when it is. */
+  reason: BlockReason | null;
+  /** The status of the last answer (0: none, a network error or a timeout); null before any attempt. */
+  lastStatus: number | null;
+  lastAttemptAt: number | null;
+  inFlight: number;
+}
+
 export interface Flusher {
   kick(): Promise<void>;
-  /** Clears the breaker if it was set for one of these reasons (connectivity came back). */
+  /** Clears the holds set for one of these reasons (connectivity came back). */
   unblock(reasons: readonly BlockReason[]): void;
   inFlight(): number;
-  /** When the breaker lets the next pass send, or 0. */
+  /** Until when some destination (or all, offline) is held back, or 0. */
   blockedUntil(): number;
+  /** What is known of each destination tried (or held) since this flusher started. */
+  destinations(): DestinationState[];
+  /** The earliest time something queued will be sent (past: due now), or undefined when nothing is queued. */
+  nextAttemptAt(): Promise<number | undefined>;
   stop(): void;
 }
 
 export function createFlusher(o: FlusherOptions): Flusher {
-  let running: Promise<void> | undefined;
-  let waiting: { promise: Promise<void>; resolve(): void; reject(e: unknown): void } | undefined;
+  const dests = new Map<string, Dest>();
+  /** Read and not settled yet (in a feed, in flight, being written): later reads skip them (they are still queued). */
+  const unsettled = new Set<number>();
+  /** Seqs whose outcome could not be written: skipped until the flusher is next idle. */
+  const stuck = new Set<number>();
+  let offlineUntil = 0;
   let inFlight = 0;
-  let blockedUntil = 0;
-  let blockReason: BlockReason = 'offline';
-  // Passes in a row stopped by a retryable failure. The breaker backs off on its own
-  // count: otherwise each pass would probe with a fresh event at attempt 1, and a dead
-  // collector would see a steady stream of short-delay attempts.
-  let failedPasses = 0;
+  let writing = 0;
+  let reading: Promise<void> | undefined;
+  let readAgain = false;
+  let failure: { error: unknown } | undefined;
+  // kick() callers until the flusher is next idle: one promise for all of them.
+  let waiting: { promise: Promise<void>; resolve(): void; reject(e: unknown): void } | undefined;
+  let loaded: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+
+  const dest = (key: string): Dest => {
+    let d = dests.get(key);
+    if (!d) {
+      d = {
+        key,
+        feed: [],
+        active: 0,
+        writes: 0,
+        until: 0,
+        reason: 'server',
+        failures: 0,
+        epoch: 0,
+        probing: false,
+        persisted: false,
+        lastStatus: null,
+        lastAttemptAt: null,
+      };
+      dests.set(key, d);
+    }
+    return d;
+  };
+  const held = (d: Dest, now: number) => now < d.until || now < offlineUntil;
+  const busy = (d: Dest) => d.active > 0 || d.feed.length > 0 || d.writes > 0;
 
   function kick(): Promise<void> {
     if (stopped) return Promise.resolve();
@@ -94,29 +151,346 @@ export function createFlusher(o: FlusherOptions): Flusher {
       });
       waiting = { promise, resolve, reject };
     }
-    const promise = waiting.promise;
-    running ??= loop();
+    const { promise } = waiting;
+    requestRead();
     return promise;
   }
 
-  async function loop(): Promise<void> {
-    while (waiting) {
-      const current = waiting;
-      waiting = undefined;
-      try {
-        await (o.exclusive ? o.exclusive(pass) : pass());
-        current.resolve();
-      } catch (error) {
-        current.reject(error);
-      }
+  function requestRead(): void {
+    if (stopped) return;
+    if (reading) {
+      readAgain = true;
+      return;
     }
-    running = undefined;
+    reading = readLoop().finally(() => {
+      reading = undefined;
+      if (readAgain) requestRead();
+      else settleIfIdle();
+    });
+  }
+
+  /** Nothing read, sent or written: kick() callers are answered. */
+  function settleIfIdle(): void {
+    if (reading || writing > 0) return;
+    for (const d of dests.values()) if (d.active > 0) return;
+    // Outcomes that could not be written: read again from now on.
+    for (const seq of stuck) unsettled.delete(seq);
+    stuck.clear();
+    const done = waiting;
+    const failed = failure;
+    waiting = undefined;
+    failure = undefined;
+    if (failed) done?.reject(failed.error);
+    else done?.resolve();
+  }
+
+  // Reads pages until a read finds nothing for the destinations free to take more.
+  async function readLoop(): Promise<void> {
+    try {
+      loaded ??= loadHolds();
+      await loaded;
+      for (let more = true; more && !stopped; ) {
+        readAgain = false;
+        const now = o.now();
+        await sweepExpired(now);
+        if (now < offlineUntil) break;
+        if (o.isOffline()) {
+          // Don't spend attempts (or grow backoff) while the browser knows it is offline.
+          holdOffline(now + Math.max(o.backoff.baseMs, 1000));
+          break;
+        }
+        const skip = new Set<string>();
+        for (const d of dests.values()) if (held(d, now) || d.feed.length > 0 || (d.probing && d.active > 0)) skip.add(d.key);
+        // Nothing queued but for destinations passed over: no read (one small record instead).
+        if (skip.size && Object.keys(await o.store.queuedByDestination()).every((key) => skip.has(key))) break;
+        const due = await o.store.readDue(now, o.pageSize, unsettled.size ? new Set(unsettled) : undefined, skip.size ? skip : undefined);
+        if (stopped) break;
+        if (due.length) distribute(due.sort((a, b) => a.seq - b.seq));
+        // A short page had everything due for the destinations read: read again only if asked to.
+        more = due.length >= o.pageSize || readAgain;
+      }
+    } catch (error) {
+      failure ??= { error };
+    }
     await armTimer().catch(() => {});
   }
 
+  async function loadHolds(): Promise<void> {
+    const holds = await o.store.destinationHolds().catch(() => ({}) as Record<string, DestinationHold>);
+    for (const [key, h] of Object.entries(holds)) {
+      const d = dest(key);
+      if (d.lastAttemptAt !== null) continue; // tried since: what it learnt is newer
+      Object.assign(d, {
+        until: h.until,
+        reason: h.reason,
+        failures: h.failures,
+        lastStatus: h.lastStatus,
+        probing: true,
+        persisted: true,
+      });
+    }
+  }
+
+  /** Saves the holds of every destination (those set, and the one just cleared). */
+  function persistHolds(): void {
+    const holds: Record<string, DestinationHold> = {};
+    const now = o.now();
+    for (const d of dests.values()) {
+      d.persisted = d.until > now || d.failures > 0;
+      if (d.persisted)
+        holds[d.key] = {
+          until: d.until,
+          reason: d.reason === 'offline' ? 'network' : d.reason,
+          failures: d.failures,
+          lastStatus: d.lastStatus ?? 0,
+        };
+    }
+    void o.store.saveDestinationHolds(holds).catch(() => {});
+  }
+
+  // Records that must not be sent go to the dead-letter store; the rest become units of their destination's feed.
+  function distribute(records: QueuedRecord[]): void {
+    const byDest = new Map<string, QueuedRecord[]>();
+    const refused: Settlement[] = [];
+    for (const rec of records) {
+      unsettled.add(rec.seq);
+      const refusal = o.refuse?.(rec);
+      if (refusal !== undefined) {
+        refused.push({
+          seq: rec.seq,
+          record: rec,
+          kind: 'dead',
+          status: 0,
+          reason: 'invalid',
+          tries: Number(rec.tries) || 0,
+          detail: refusal,
+        });
+        continue;
+      }
+      const key = destinationOf(rec.url);
+      const list = byDest.get(key);
+      if (list) list.push(rec);
+      else byDest.set(key, [rec]);
+    }
+    if (refused.length) {
+      const outcome = blankOutcome();
+      for (const s of refused) outcome.dead.push({ id: String(s.record!.id), status: 0, reason: 'invalid' });
+      record(undefined, refused, outcome);
+    }
+    for (const [key, list] of byDest) {
+      const d = dest(key);
+      d.feed.push(...(o.batch ? groupForBatching(list, o.batch) : list.map((rec) => ({ records: [rec], url: rec.url, body: rec.body }))));
+      startLanes(d);
+    }
+  }
+
+  function startLanes(d: Dest): void {
+    const limit = d.probing ? 1 : o.concurrency;
+    while (!stopped && d.active < limit && d.feed.length > 0 && !held(d, o.now())) {
+      d.active++;
+      void lane(d);
+    }
+  }
+
+  // Takes units of its destination's feed until it is empty, held, or (probing) another lane runs.
+  async function lane(d: Dest): Promise<void> {
+    try {
+      while (!stopped && d.feed.length > 0 && !held(d, o.now()) && !(d.probing && d.active > 1)) {
+        const unit = d.feed.shift()!;
+        // Every unit ready has a lane: read the next page while these are sent.
+        if (d.feed.length === 0) requestRead();
+        const epoch = d.epoch;
+        d.lastAttemptAt = o.now();
+        inFlight++;
+        let result: SendResult;
+        try {
+          const { records, ...request } = unit;
+          result = await o.send({ id: records[0]!.id, ...request });
+        } finally {
+          inFlight--;
+        }
+        settleUnit(d, unit, result, epoch);
+      }
+    } catch (error) {
+      failure ??= { error };
+    } finally {
+      d.active--;
+      if (!stopped) {
+        startLanes(d);
+        if (!busy(d)) requestRead();
+        settleIfIdle();
+      }
+    }
+  }
+
+  /** What a unit's answer comes to: its outcomes written, its destination held or opened up. */
+  function settleUnit(d: Dest, unit: Unit<QueuedRecord>, result: SendResult, epoch: number): void {
+    const at = o.now();
+    if (unit.records.length > 1 && result.kind === 'response' && classifyStatus(result.status) === 'permanent') {
+      // A merged request refused for good: one bad event must not block the others.
+      // Send each half on its own (as a request of its own, regrouped), next.
+      d.feed.unshift(...split(unit.records).flatMap((half) => groupForBatching(half, o.batch!)));
+      startLanes(d);
+      return;
+    }
+    d.lastStatus = result.kind === 'response' ? result.status : 0;
+    const settlements: Settlement[] = [];
+    const outcome = blankOutcome();
+    let failed: Retry | undefined;
+    for (const rec of unit.records) {
+      const decision = decide(rec, result, o.backoff, at, o.random);
+      if (decision.kind === 'delivered') {
+        outcome.delivered.push({ id: rec.id, status: decision.status });
+        settlements.push({ seq: rec.seq, record: rec, kind: 'delivered' });
+      } else if (decision.kind === 'dead') {
+        outcome.dead.push({ id: rec.id, status: decision.status, reason: decision.reason });
+        settlements.push({
+          seq: rec.seq,
+          record: rec,
+          kind: 'dead',
+          status: decision.status,
+          reason: decision.reason,
+          tries: rec.tries + 1,
+        });
+      } else {
+        outcome.retried.push(rec.id);
+        outcome.retry = decision;
+        settlements.push({
+          seq: rec.seq,
+          record: rec,
+          kind: 'retry',
+          attempts: decision.attempts,
+          tries: decision.tries,
+          nextAttemptAt: decision.nextAttemptAt,
+          hold: decision.hold,
+          status: decision.status,
+        });
+        if (!failed || decision.nextAttemptAt > failed.nextAttemptAt) failed = decision;
+      }
+    }
+    if (failed) trip(d, failed, epoch, at);
+    else if (epoch === d.epoch && (d.probing || d.failures > 0)) {
+      // The probe got through (or the collector answered for good): open up.
+      d.probing = false;
+      d.failures = 0;
+      d.until = 0;
+      if (d.persisted) persistHolds();
+      startLanes(d);
+    }
+    record(d, settlements, outcome);
+  }
+
+  /** A retryable failure: its destination (or, offline, every one) is held back. */
+  function trip(d: Dest, failed: Retry, epoch: number, at: number): void {
+    if (failed.reason === 'offline') return holdOffline(failed.nextAttemptAt);
+    // Requests already in flight when it tripped do not count again.
+    if (epoch === d.epoch) d.failures++;
+    d.epoch++;
+    // The breaker backs off on its own count: otherwise each probe would go out with a
+    // fresh event at attempt 1, and a dead collector would see a steady stream of short-delay attempts.
+    d.until = Math.max(d.until, failed.nextAttemptAt, at + backoffDelay(d.failures, o.backoff, o.random));
+    d.reason = failed.reason;
+    d.probing = true;
+    dropFeed(d);
+    persistHolds();
+    o.onHeld(d.reason);
+    void armTimer().catch(() => {});
+  }
+
+  function holdOffline(until: number): void {
+    offlineUntil = Math.max(offlineUntil, until);
+    for (const d of dests.values()) dropFeed(d);
+    o.onHeld('offline');
+    void armTimer().catch(() => {});
+  }
+
+  /** Units not sent go back to the queue (they never left it). */
+  function dropFeed(d: Dest): void {
+    for (const unit of d.feed.splice(0)) for (const rec of unit.records) unsettled.delete(rec.seq);
+  }
+
+  // --- writing outcomes, and announcing them together once written ----------------------
+  interface Outcome {
+    delivered: { id: string; status: number }[];
+    dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[];
+    retried: string[];
+    retry?: Retry;
+  }
+  const blankOutcome = (): Outcome => ({ delivered: [], dead: [], retried: [] });
+  let announcing: { outcomes: [Dest | undefined, Outcome][]; dropped: string[] } | undefined;
+
+  function record(d: Dest | undefined, settlements: Settlement[], outcome: Outcome): void {
+    if (d) d.writes++;
+    writing++;
+    o.store
+      .settle(settlements)
+      .then(
+        (r) => {
+          for (const s of settlements) unsettled.delete(s.seq);
+          announce(d, outcome, r.droppedIds);
+        },
+        () => {
+          // Not written: these stay queued as they were, skipped until the flusher is idle.
+          for (const s of settlements) stuck.add(s.seq);
+        },
+      )
+      .finally(() => {
+        writing--;
+        if (d) d.writes--;
+        if (stopped) return;
+        if (d && !busy(d)) requestRead();
+        settleIfIdle();
+      });
+  }
+
+  // Outcomes written in one commit are announced together (a microtask later: after every one of them).
+  function announce(d: Dest | undefined, outcome: Outcome, dropped: string[]): void {
+    if (!announcing) {
+      announcing = { outcomes: [], dropped: [] };
+      queueMicrotask(flushAnnouncements);
+    }
+    announcing.outcomes.push([d, outcome]);
+    announcing.dropped.push(...dropped);
+  }
+
+  function flushAnnouncements(): void {
+    const batch = announcing!;
+    announcing = undefined;
+    const delivered = new Map<number, string[]>();
+    const dead = new Map<string, { ids: string[]; status: number }>();
+    const retries = new Map<Dest | undefined, { ids: string[]; retry: Retry }>();
+    for (const [d, out] of batch.outcomes) {
+      for (const x of out.delivered) delivered.set(x.status, [...(delivered.get(x.status) ?? []), x.id]);
+      for (const x of out.dead) {
+        const group = dead.get(x.reason) ?? { ids: [], status: x.status };
+        group.ids.push(x.id);
+        dead.set(x.reason, group);
+      }
+      if (out.retry) {
+        const group = retries.get(d) ?? { ids: [], retry: out.retry };
+        group.ids.push(...out.retried);
+        group.retry = out.retry;
+        retries.set(d, group);
+      }
+    }
+    for (const [status, ids] of delivered) o.emit.delivered({ ids, status });
+    for (const reason of ['permanent', 'invalid'] as const) {
+      const group = dead.get(reason);
+      if (group) o.emit.deadLetter({ ids: group.ids, status: group.status, reason });
+    }
+    for (const [d, { ids, retry }] of retries) {
+      // When the next attempt really is: the hold may keep the destination longer than the event's own schedule.
+      const nextAttemptAt = Math.max(retry.nextAttemptAt, d?.until ?? 0, offlineUntil);
+      o.emit.retry({ ids, status: retry.status, reason: retry.reason, nextAttemptAt });
+    }
+    if (batch.dropped.length) o.emit.dropped({ ids: batch.dropped, reason: 'dead-letter-overflow' });
+    o.emit.changed();
+  }
+
+  // --- the timer ------------------------------------------------------------------------
   async function armTimer(): Promise<void> {
     if (stopped) return;
-    const next = await nextDue();
+    const next = await nextDue(true);
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     // stop() may have been called while we awaited the store: arm nothing then.
@@ -125,13 +499,32 @@ export function createFlusher(o: FlusherOptions): Flusher {
     const delay = Math.min(Math.max(0, next - o.now()), 2 ** 31 - 1);
     timer = setTimeout(() => {
       timer = undefined;
-      void kick().catch(() => {});
+      requestRead();
     }, delay);
   }
 
-  async function nextDue(): Promise<number | undefined> {
-    const next = await o.store.nextAttemptAt();
-    return next === undefined ? undefined : Math.max(next, blockedUntil);
+  /**
+   * The earliest time something will be sent: held destinations at the end of their hold,
+   * the others by the store's schedule, none before the end of an offline hold. For the
+   * timer, destinations busy now are left out (their lanes read again when done).
+   */
+  async function nextDue(forTimer: boolean): Promise<number | undefined> {
+    const now = o.now();
+    const skip = new Set<string>();
+    const times: number[] = [];
+    for (const d of dests.values()) {
+      if (now < d.until) {
+        skip.add(d.key);
+        times.push(d.until);
+      } else if (forTimer && busy(d)) skip.add(d.key);
+    }
+    const stored = await o.store.nextAttemptAt(skip.size ? skip : undefined);
+    if (stored !== undefined) times.push(stored);
+    if (times.length === 0) return undefined;
+    let next = Math.max(Math.min(...times), offlineUntil);
+    // Outcomes that could not be written: not again at once.
+    if (forTimer && stuck.size) next = Math.max(next, now + 1000);
+    return next;
   }
 
   // Events past maxAgeMs leave the queue whatever their schedule (a long Retry-After
@@ -150,218 +543,72 @@ export function createFlusher(o: FlusherOptions): Flusher {
     if (o.dedupeWindowMs !== undefined) while ((await o.store.forget(now - o.dedupeWindowMs, 500)) === 500);
   }
 
-  /** A page read from the store: its outcomes are written as they come, and announced together. */
-  interface Page {
-    /** Its events' seqs (not the records: those go with their units, once sent). */
-    seqs: number[];
-    /** Its units not done yet: waiting for a lane, or in flight. */
-    open: number;
-    delivered: { id: string; status: number }[];
-    dead: { id: string; status: number; reason: Exclude<DeadLetterReason, 'expired'> }[];
-    dropped: string[];
-    writes: Promise<unknown>[];
-    failedWrites: number;
-  }
-
-  // A pass: lanes take units (requests) from a feed that is refilled a page at a time,
-  // the next page read while the last units of this one are sent, so a lane that is done
-  // goes on with the next page instead of waiting for the page's slowest request. In
-  // memory: at most a unit per lane plus one page ready (as a page and its read-ahead).
-  async function pass(): Promise<void> {
-    await sweepExpired(o.now());
-    const feed: { unit: Unit<QueuedRecord>; page: Page }[] = [];
-    // Read and not settled yet: a later read of this pass skips them (they are still queued).
-    const unsettled = new Set<number>();
-    const finishing: Promise<void>[] = [];
-    const retried: { id: string; d: Retry }[] = [];
-    // Set by the first retryable failure (the latest deadline wins): no lane takes another unit.
-    const breaker = { stop: undefined as Retry | undefined };
-    let over = false;
-    let failure: { error: unknown } | undefined;
-    let reading: Promise<void> | undefined;
-
-    const read = (): Promise<void> =>
-      (reading ??= (async () => {
-        const now = o.now();
-        if (now < blockedUntil) return void (over = true);
-        if (o.isOffline()) {
-          // Don't spend attempts (or grow backoff) while the browser knows it is offline.
-          blockedUntil = now + Math.max(o.backoff.baseMs, 1000);
-          blockReason = 'offline';
-          o.onHeld('offline');
-          return void (over = true);
-        }
-        const due = await o.store.readDue(now, o.pageSize, unsettled.size ? new Set(unsettled) : undefined);
-        if (due.length === 0 || breaker.stop || stopped) return void (over = true);
-        for (const r of due) unsettled.add(r.seq);
-        openPage(due.sort((a, b) => a.seq - b.seq));
-      })()
-        .catch((error: unknown) => {
-          failure ??= { error };
-          over = true;
-        })
-        .finally(() => {
-          reading = undefined;
-        }));
-
-    const record = (page: Page, settlements: Settlement[]) =>
-      page.writes.push(
-        o.store.settle(settlements).then(
-          (r) => page.dropped.push(...r.droppedIds),
-          () => (page.failedWrites += settlements.length),
-        ),
-      );
-
-    // Records that must not be sent go to the dead-letter store; the rest become units.
-    function openPage(records: QueuedRecord[]): void {
-      const page: Page = { seqs: records.map((r) => r.seq), open: 0, delivered: [], dead: [], dropped: [], writes: [], failedWrites: 0 };
-      const sendable: QueuedRecord[] = [];
-      const refused: Settlement[] = [];
-      for (const rec of records) {
-        const refusal = o.refuse?.(rec);
-        if (refusal === undefined) {
-          sendable.push(rec);
-          continue;
-        }
-        page.dead.push({ id: String(rec.id), status: 0, reason: 'invalid' });
-        refused.push({
-          seq: rec.seq,
-          record: rec,
-          kind: 'dead',
-          status: 0,
-          reason: 'invalid',
-          tries: Number(rec.tries) || 0,
-          detail: refusal,
-        });
-      }
-      if (refused.length) record(page, refused);
-      const units: Unit<QueuedRecord>[] = o.batch
-        ? groupForBatching(sendable, o.batch)
-        : sendable.map((rec) => ({ records: [rec], url: rec.url, body: rec.body }));
-      page.open = units.length;
-      for (const unit of units) feed.push({ unit, page });
-      if (page.open === 0) finishing.push(finishPage(page));
-    }
-
-    // Every unit of the page is done (or will not be sent in this pass): announce its outcomes.
-    async function finishPage(page: Page): Promise<void> {
-      await Promise.all(page.writes);
-      // Outcomes written: later reads will not see these events as due. (If a write
-      // failed, the page's events stay skipped for the rest of the pass.)
-      if (page.failedWrites === 0) for (const seq of page.seqs) unsettled.delete(seq);
-      if (page.delivered.length) failedPasses = 0;
-      for (const status of new Set(page.delivered.map((x) => x.status))) {
-        o.emit.delivered({ ids: page.delivered.filter((x) => x.status === status).map((x) => x.id), status });
-      }
-      for (const reason of ['permanent', 'invalid'] as const) {
-        const group = page.dead.filter((x) => x.reason === reason);
-        if (group.length) o.emit.deadLetter({ ids: group.map((x) => x.id), status: group[0]!.status, reason });
-      }
-      if (page.dropped.length) o.emit.dropped({ ids: page.dropped, reason: 'dead-letter-overflow' });
-      o.emit.changed();
-      // If no outcome could be written, the same events would come back: stop here.
-      if (page.failedWrites > 0 && page.failedWrites >= page.seqs.length) over = true;
-    }
-
-    const lane = async () => {
-      while (!breaker.stop && !stopped) {
-        if (feed.length === 0) {
-          if (over) return;
-          await read();
-          continue;
-        }
-        const { unit, page } = feed.shift()!;
-        // Every unit ready has a lane: read the next page while these are sent.
-        if (feed.length === 0 && !over) void read();
-        inFlight++;
-        let result: SendResult;
-        try {
-          const { records, ...request } = unit;
-          result = await o.send({ id: records[0]!.id, ...request });
-        } finally {
-          inFlight--;
-        }
-        const at = o.now();
-        if (unit.records.length > 1 && result.kind === 'response' && classifyStatus(result.status) === 'permanent') {
-          // A merged request refused for good: one bad event must not block the others.
-          // Send each half on its own (as a request of its own, regrouped), in this pass.
-          const halves = split(unit.records).flatMap((half) => groupForBatching(half, o.batch!));
-          page.open += halves.length - 1;
-          feed.push(...halves.map((u) => ({ unit: u, page })));
-          continue;
-        }
-        const settlements: Settlement[] = [];
-        for (const rec of unit.records) {
-          const d = decide(rec, result, o.backoff, at, o.random);
-          if (d.kind === 'delivered') {
-            page.delivered.push({ id: rec.id, status: d.status });
-            settlements.push({ seq: rec.seq, record: rec, kind: 'delivered' });
-          } else if (d.kind === 'dead') {
-            page.dead.push({ id: rec.id, status: d.status, reason: d.reason });
-            settlements.push({ seq: rec.seq, record: rec, kind: 'dead', status: d.status, reason: d.reason, tries: rec.tries + 1 });
-          } else {
-            retried.push({ id: rec.id, d });
-            settlements.push({
-              seq: rec.seq,
-              record: rec,
-              kind: 'retry',
-              attempts: d.attempts,
-              tries: d.tries,
-              nextAttemptAt: d.nextAttemptAt,
-              hold: d.hold,
-              status: d.status,
-            });
-            // (Another lane may have set it meanwhile: read it afresh.)
-            const previous: Retry | undefined = breaker.stop as Retry | undefined;
-            if (!previous || d.nextAttemptAt > previous.nextAttemptAt) breaker.stop = d;
-          }
-        }
-        record(page, settlements);
-        if (--page.open === 0) finishing.push(finishPage(page));
-        // The probe got through: open up.
-        if (page.delivered.length) for (; opened < o.concurrency; opened++) lanes.push(lane());
-      }
-    };
-
-    // After a failed pass, probe with one request before opening up again.
-    let opened = failedPasses > 0 ? 1 : o.concurrency;
-    const lanes = Array.from({ length: opened }, lane);
-    while (lanes.length) await Promise.all(lanes.splice(0));
-    // A page read meanwhile, units no lane took: not sent in this pass (still queued).
-    await reading;
-    for (const { page } of feed.splice(0)) if (--page.open === 0) finishing.push(finishPage(page));
-    while (finishing.length) await Promise.all(finishing.splice(0));
-
-    const stop = breaker.stop;
-    if (stop) {
-      if (stop.reason !== 'offline') failedPasses++;
-      const breakerDelay = stop.reason === 'offline' ? 0 : backoffDelay(failedPasses, o.backoff, o.random);
-      blockedUntil = Math.max(stop.nextAttemptAt, o.now() + breakerDelay);
-      blockReason = stop.reason;
-    }
-    if (retried.length) {
-      const last = retried[retried.length - 1]!.d;
-      // When the next attempt really is: the breaker may hold the queue longer than the event's own schedule.
-      const nextAttemptAt = Math.max(last.nextAttemptAt, stop ? blockedUntil : 0);
-      o.emit.retry({ ids: retried.map((x) => x.id), status: last.status, reason: last.reason, nextAttemptAt });
-    }
-    if (stop) o.onHeld(stop.reason);
-    if (failure) throw failure.error;
-  }
-
   return {
     kick,
     unblock(reasons) {
-      if (reasons.includes(blockReason)) {
-        blockedUntil = 0;
-        failedPasses = 0;
+      if (reasons.includes('offline')) offlineUntil = 0;
+      let changed = false;
+      for (const d of dests.values()) {
+        if ((d.until > 0 || d.failures > 0) && reasons.includes(d.reason)) {
+          d.until = 0;
+          d.failures = 0;
+          d.probing = false;
+          changed = true;
+        }
       }
+      if (changed) persistHolds();
     },
     inFlight: () => inFlight,
-    blockedUntil: () => blockedUntil,
+    blockedUntil() {
+      const now = o.now();
+      let until = offlineUntil > now ? offlineUntil : 0;
+      for (const d of dests.values()) if (d.until > now) until = Math.max(until, d.until);
+      return until;
+    },
+    destinations() {
+      const now = o.now();
+      return [...dests.values()].map((d) => {
+        const heldUntil = Math.max(d.until > now ? d.until : 0, offlineUntil > now ? offlineUntil : 0);
+        return {
+          destination: d.key,
+          heldUntil,
+          reason: heldUntil === 0 ? null : d.until > now ? d.reason : 'offline',
+          lastStatus: d.lastStatus,
+          lastAttemptAt: d.lastAttemptAt,
+          inFlight: d.active,
+        };
+      });
+    },
+    nextAttemptAt: () => nextDue(false),
     stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
+      waiting?.resolve();
+      waiting = undefined;
     },
   };
+}
+
+/** What the flusher knows of one destination. */
+interface Dest {
+  key: string;
+  /** Units read and ready to send. */
+  feed: Unit<QueuedRecord>[];
+  /** Lanes sending. */
+  active: number;
+  /** Outcomes being written. */
+  writes: number;
+  /** Held back until then (epoch ms). */
+  until: number;
+  reason: BlockReason;
+  /** Retryable failures in a row (the breaker's backoff grows with it). */
+  failures: number;
+  /** Times it was held: a request sent before the last time tells nothing new (its failure does not count again, its success does not reopen). */
+  epoch: number;
+  /** One request at a time, until one gets through. */
+  probing: boolean;
+  /** Its hold is in the store. */
+  persisted: boolean;
+  lastStatus: number | null;
+  lastAttemptAt: number | null;
 }

@@ -106,8 +106,21 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
   });
 
   async function stats(): Promise<Stats> {
-    const [counters, next] = await Promise.all([store.counters(), store.nextAttemptAt()]);
-    const blocked = flusher.blockedUntil();
+    const [counters, next, queuedBy] = await Promise.all([store.counters(), flusher.nextAttemptAt(), store.queuedByDestination()]);
+    const now = Date.now();
+    const known = new Map(flusher.destinations().map((d) => [d.destination, d]));
+    const destinations = [...new Set([...Object.keys(queuedBy), ...known.keys()])].sort().map((destination) => {
+      const d = known.get(destination);
+      const queued = queuedBy[destination] ?? 0;
+      return {
+        destination,
+        queued,
+        nextAttemptAt: d && d.heldUntil > now ? d.heldUntil : queued > 0 ? now : null,
+        heldFor: d && d.heldUntil > now ? d.reason : null,
+        lastStatus: d?.lastStatus ?? null,
+        lastAttemptAt: d?.lastAttemptAt ?? null,
+      };
+    });
     return {
       mode: host.mode,
       degraded: host.mode === 'memory',
@@ -117,7 +130,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
       delivered: counters.delivered,
       retried: counters.retried,
       inFlight: flusher.inFlight(),
-      nextAttemptAt: next === undefined ? null : Math.max(next, blocked),
+      nextAttemptAt: next === undefined ? null : next,
+      destinations,
     };
   }
 

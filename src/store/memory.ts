@@ -10,7 +10,16 @@
 // Every method settles asynchronously and returns copies, as IndexedDB does.
 import { OutboxError } from '../errors.js';
 import { type DestinationHold, destinationOf } from '../destination.js';
-import { type Counters, type DeadRecord, type EnqueueOutcome, type NewRecord, type QueuedRecord, type Store, type StoreOptions, countQueued } from './store.js';
+import {
+  type Counters,
+  type DeadRecord,
+  type EnqueueOutcome,
+  type NewRecord,
+  type QueuedRecord,
+  type Store,
+  type StoreOptions,
+  countQueued,
+} from './store.js';
 
 const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
 

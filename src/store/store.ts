@@ -686,7 +686,8 @@ export function openStore(options: StoreOptions = {}): Store {
       else byDest.set(dest, [r]);
     }
     const parts: [string, NewRecord[]][] = [];
-    for (const [dest, list] of byDest) for (let from = 0; from < list.length; from += SEGMENT) parts.push([dest, list.slice(from, from + SEGMENT)]);
+    for (const [dest, list] of byDest)
+      for (let from = 0; from < list.length; from += SEGMENT) parts.push([dest, list.slice(from, from + SEGMENT)]);
     let seg = await nextSegment(tx, parts.length);
     const adds: Promise<NewRecord[]>[] = [];
     for (const [dest, part] of parts) {
