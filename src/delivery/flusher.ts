@@ -382,7 +382,10 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   /** A retryable failure: its destination (or, offline, every one) is held back. */
   function trip(d: Dest, failed: Retry, epoch: number, at: number): void {
-    if (failed.reason === 'offline') return holdOffline(failed.nextAttemptAt);
+    if (failed.reason === 'offline') {
+      holdOffline(failed.nextAttemptAt);
+      return;
+    }
     // Requests already in flight when it tripped do not count again.
     if (epoch === d.epoch) d.failures++;
     d.epoch++;

@@ -946,7 +946,7 @@ export function openStore(options: StoreOptions = {}): Store {
           else {
             const segment = await tx.objectStore('fresh').get(seg);
             const left = new Set(gone);
-            segment?.events.forEach((e, i) => i < n && !left.has(i) && add(e.url));
+            for (const [i, e] of (segment?.events ?? []).entries()) if (i < n && !left.has(i)) add(e.url);
           }
         }
         current.destinations = map;
