@@ -125,6 +125,17 @@ export function buildSummary(run) {
       s: summarize(values((r) => r.drainOn.eventsPerSec)),
       digits: 0,
     },
+    ...[
+      ['off', 'besideOff'],
+      [batchingOn, 'besideOn'],
+    ].map(([mode, key]) => ({
+      label: `drain beside a destination down (hanging): sw-outbox, batching ${mode}`,
+      events: cfg.drainOurs,
+      unit: 'events/s',
+      key,
+      s: summarize(values((r) => r[key].eventsPerSec)),
+      digits: 0,
+    })),
     {
       label: `drain: sw-outbox, batching ${batchingOn}`,
       events: cfg.drainOurs,
@@ -259,9 +270,15 @@ export function buildSummary(run) {
         keys: [k.off, k.workbox],
         s: ratio(rate(k.off), rate(k.workbox)),
         fmt: 'x',
-        goal: { op: '≥', value: 5 },
       },
-      { label: `${prefix}batching off / bare fetch from a page`, keys: [k.off, k.fetch], s: ratio(rate(k.off), rate(k.fetch)), fmt: '%' },
+      {
+        // One request per event: the machine's limit is what a request costs (bare fetch, same concurrency).
+        label: `${prefix}batching off / bare fetch from a page`,
+        keys: [k.off, k.fetch],
+        s: ratio(rate(k.off), rate(k.fetch)),
+        fmt: '%',
+        goal: { op: '≥', value: 0.95 },
+      },
       {
         label: `${fetchPrefix}bare fetch from a page / workbox replay`,
         keys: [k.fetch, k.workbox],
@@ -319,6 +336,19 @@ export function buildSummary(run) {
       goal: { op: '≥', value: 0.6 },
     },
     ...drainRatios('drain: ', '', { off: 'drainOff', on: 'drainOn', workbox: 'drainWorkbox', fetch: 'fetchCeiling' }),
+    ...[
+      ['off', 'besideOff', 'drainOff'],
+      [batchingOn, 'besideOn', 'drainOn'],
+    ].map(([mode, beside, alone]) => ({
+      label: `drain, batching ${mode}: beside a destination down / alone`,
+      keys: [beside, alone],
+      s: ratio(
+        (r) => r[beside].eventsPerSec,
+        (r) => r[alone].eventsPerSec,
+      ),
+      fmt: '%',
+      goal: { op: '≥', value: 0.9 },
+    })),
     {
       label: `drain: batching ${batchingOn}, requests per event`,
       keys: ['drainOn'],
@@ -347,7 +377,14 @@ export function buildSummary(run) {
         keys: ['heap'],
         s: summarize(ok.map((/** @type {any} */ h) => h.peakGrowthMB)),
         fmt: 'MB',
-        goal: { op: '<', value: 32 },
+        goal: { op: '<', value: 64 },
+      });
+      ratios.push({
+        label: `worker heap growth draining ${cfg.heapEvents}, batching ${mode} (retained after the drain and a forced GC)`,
+        keys: ['heap'],
+        s: summarize(ok.map((/** @type {any} */ h) => h.afterGcGrowthMB)),
+        fmt: 'MB',
+        goal: { op: '<', value: 2 },
       });
     }
   }

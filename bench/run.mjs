@@ -177,7 +177,7 @@ export async function main(argv) {
   run.selected = [
     ...(selected.has('main') ? ['main'] : []),
     ...(selected.has('enqueue') ? ['enqueueOurs', 'enqueueWorkbox', 'ceiling'] : []),
-    ...(selected.has('drain') ? ['drainOff', 'drainOn', 'drainWorkbox', 'fetchCeiling'] : []),
+    ...(selected.has('drain') ? ['drainOff', 'drainOn', 'drainWorkbox', 'fetchCeiling', 'besideOff', 'besideOn'] : []),
     ...(selected.has('relaunch') ? ['relaunchOff', 'relaunchOn', 'relaunchWorkbox', 'relaunchFetch'] : []),
     ...(selected.has('reconnect') ? ['reconnect'] : []),
     ...(selected.has('heap') ? ['heap'] : []),
@@ -240,6 +240,12 @@ export async function main(argv) {
         r.drainOn = await attempt(at('drain batching optimizely'), () => scenarios.drainOurs(env, 'optimizely', cfg.drainOurs));
         r.drainWorkbox = await attempt(at('drain workbox replay'), () => scenarios.drainWorkbox(env));
         r.fetchCeiling = await attempt(at('bare fetch ceiling'), () => scenarios.fetchCeiling(env));
+        r.besideOff = await attempt(at('drain beside a destination down, batching off'), () =>
+          scenarios.drainBesideDown(env, 'off', cfg.drainOurs),
+        );
+        r.besideOn = await attempt(at('drain beside a destination down, batching optimizely'), () =>
+          scenarios.drainBesideDown(env, 'optimizely', cfg.drainOurs),
+        );
       }
       if (perRound.includes('relaunchOff')) {
         r.relaunchOff = await attempt(at('relaunched, no debugger: batching off'), () =>

@@ -269,6 +269,31 @@ export async function drainOurs(env, batching, n, name = 'drain') {
 }
 
 /**
+ * Two destinations, one down: a backlog of `n` for a second origin (the same collector as
+ * `localhost`) whose requests hang until `timeoutMs`, queued first, then `n` for the
+ * collector; reconnect: time until the collector has its `n` (the healthy destination's
+ * drain, to set beside drainOurs alone).
+ * @param {Env} env @param {'off' | 'optimizely'} batching @param {number} n
+ */
+export async function drainBesideDown(env, batching, n) {
+  return inContext(
+    async ({ context, page }) => {
+      const id = newId(`beside-${batching}`);
+      const downId = newId(`down-${batching}`);
+      const down = env.collector.origin.replace('127.0.0.1', 'localhost');
+      await setupOurs(page, env, { batching, endpoints: `${env.collector.origin},${down}` });
+      await context.setOffline(true);
+      await prepare(page, n, downId, `${down}/s/${downId}/hang/v1/events`);
+      await enqueuePrepared(page, n, 5000);
+      await prepare(page, n, id, env.collector.url(id));
+      await enqueuePrepared(page, n, 5000);
+      return reconnectAndWait(env, context, id, n, { batching });
+    },
+    120_000 + n * 80,
+  );
+}
+
+/**
  * workbox-background-sync: a backlog of `n` requests pushed offline, then reconnect; its
  * `sync` event replays them (Queue.replayRequests, one fetch at a time).
  * @param {Env} env
