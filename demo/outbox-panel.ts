@@ -21,6 +21,7 @@ const ui = {
   retries: $<HTMLOListElement>('#retries'),
   events: $<HTMLOListElement>('#events'),
   showStats: $<HTMLInputElement>('#show-stats'),
+  destinations: $<HTMLTableSectionElement>('#destinations'),
 };
 
 interface LogRow {
@@ -72,6 +73,32 @@ export function startOutboxPanel(dispatcher: Dispatcher, backoff: Backoff) {
       if (name === 'queued') dd.parentElement!.dataset.tone = stats.queued > 0 ? 'warn' : '';
       if (name === 'deadLettered' || name === 'dropped') dd.parentElement!.dataset.tone = stats[name] > 0 ? 'error' : '';
     }
+    renderDestinations(stats);
+  }
+
+  // One row per destination (an origin): held ones say why and until when.
+  function renderDestinations(stats: Stats): void {
+    const rows = (stats.destinations ?? []).map((d) => {
+      const tr = document.createElement('tr');
+      tr.dataset.tone = d.heldFor ? 'warn' : '';
+      const ms = d.nextAttemptAt === null ? null : d.nextAttemptAt - Date.now();
+      const next =
+        d.heldFor && ms !== null && ms > 0 ? `held (${d.heldFor}), in ${seconds(ms)}` : d.queued > 0 ? 'due now' : 'nothing waiting';
+      const last = d.lastStatus === null ? '–' : d.lastStatus === 0 ? 'no response' : `HTTP ${d.lastStatus}`;
+      for (const text of [d.destination, count(d.queued), next, last]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    });
+    if (rows.length === 0) {
+      const tr = document.createElement('tr');
+      tr.className = 'empty';
+      tr.innerHTML = '<td colspan="4">No destination yet.</td>';
+      rows.push(tr);
+    }
+    ui.destinations.replaceChildren(...rows);
   }
 
   function countdown(stats: Stats): string {

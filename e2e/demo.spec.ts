@@ -39,6 +39,12 @@ async function expectScreenMatchesCollector(page: Page, delivered: number): Prom
   await expect(stat(page, 'delivered')).toHaveText(delivered.toLocaleString('en'));
   await expect(collectorStat(page, 'distinctUuids')).toHaveText(delivered.toLocaleString('en'));
   await expect(collectorStat(page, 'duplicates')).toHaveText('0');
+  // Per destination: the collector's origin, nothing queued, its last answer a 2xx.
+  if (delivered > 0) {
+    const row = page.locator('#destinations tr', { hasText: demo.collector.origin });
+    await expect(row).toContainText('nothing waiting');
+    await expect(row).toContainText(/HTTP 2\d\d/);
+  }
 }
 
 test('the demo, driven by hand: outage, retries, recovery, offline reload', async ({ page, context }, testInfo) => {
