@@ -156,8 +156,53 @@ export function createFlusher(o: FlusherOptions): Flusher {
     return promise;
   }
 
+  // Work runs in sessions, each from a read until the flusher is idle again, under
+  // `exclusive` (a Web Lock across contexts sharing the store: an old and a new worker,
+  // tabs of the fallback), so no two contexts send the same event at once.
+  let session: Promise<void> | undefined;
+  let inSession = false;
+  let endSession: (() => void) | undefined;
+  let sessionAgain = false;
+
+  function startSession(): void {
+    if (session) {
+      // One is ending (or waiting for the lock): another after it.
+      sessionAgain = true;
+      return;
+    }
+    let ran = false;
+    const run = () =>
+      new Promise<void>((resolve) => {
+        ran = true;
+        inSession = true;
+        endSession = resolve;
+        requestRead();
+      });
+    session = (o.exclusive ? o.exclusive(run) : run())
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => {
+        session = undefined;
+        if (stopped) return;
+        if (!ran) {
+          // Another context holds the store (a lease): kick() callers are answered, the timer looks again.
+          settleIfIdle();
+          void armTimer().catch(() => {});
+        }
+        if (sessionAgain) {
+          sessionAgain = false;
+          startSession();
+        }
+      });
+  }
+
   function requestRead(): void {
     if (stopped) return;
+    if (!inSession) {
+      startSession();
+      return;
+    }
     if (reading) {
       readAgain = true;
       return;
@@ -173,6 +218,10 @@ export function createFlusher(o: FlusherOptions): Flusher {
   function settleIfIdle(): void {
     if (reading || writing > 0) return;
     for (const d of dests.values()) if (d.active > 0) return;
+    // The session ends (its lock is released); later work starts another.
+    inSession = false;
+    endSession?.();
+    endSession = undefined;
     // Outcomes that could not be written: read again from now on.
     for (const seq of stuck) unsettled.delete(seq);
     stuck.clear();
