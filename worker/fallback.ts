@@ -36,14 +36,14 @@ let engine: Promise<Engine> | undefined;
 const early: MessageEvent[] = [];
 
 /**
- * The engine's options. `options`: the page's explicit `fallback`, checked strictly (an
+ * The engine's options. `options`: the page's explicit `fallback` (null: none), checked strictly (an
  * unknown or invalid option, or no object at all, refuses with `invalid-option`). Else
  * `url`, the service worker's script URL: its query counts only where it is unambiguously
  * the ready-made worker's options, and at most one warning says what was ignored
  * (fallbackOptionsFromUrl; only an invalid `endpoints` refuses).
  */
 function optionsOf({ options, url }: ConfigureMessage) {
-  if (options !== undefined || typeof url !== 'string') return resolveOptions(options ?? {});
+  if (options != null || typeof url !== 'string') return resolveOptions(options ?? {});
   const read = fallbackOptionsFromUrl(url, self.location.href);
   if (read.warning) console.warn(read.warning);
   return resolveOptions(read.options);

@@ -261,7 +261,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         v,
         // Explicit options (checked strictly there), else the worker URL, whose query the
         // fallback reads only where it is the ready-made worker's (fallbackOptionsFromUrl).
-        options: fallbackOptions ?? undefined,
+        options: fallbackOptions,
         url: swUrl?.href,
       }),
     ]);
