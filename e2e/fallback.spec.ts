@@ -325,21 +325,8 @@ test.describe('registration refused → the page-side outbox', () => {
     await expect.poll(() => deliveredCounts(collector).size).toBe(1);
   });
 
-  // The fallback's default options are the worker URL's query: the same bad option fails
-  // there too, and is reported as such (a typed error naming it), not swallowed.
-  test('/sw.js?maxQueueSize=-5 with the default fallback options (the same query) → invalid-option naming maxQueueSize, nothing sent', async ({
-    page,
-    app,
-    collector,
-  }) => {
-    await page.goto(app.url({ maxQueueSize: -5 }));
-    const first = await timedDispatch(page, collector.url, 'bad-options-first');
-    console.log(`/sw.js?maxQueueSize=-5, default fallback options: ${JSON.stringify(first)}`);
-    expect(first).toMatchObject({ statusCode: 0, code: 'invalid-option', message: expect.stringContaining('maxQueueSize') });
-    await page.waitForTimeout(500);
-    expect(collector.log).toHaveLength(0);
-  });
-
+  // /sw.js?maxQueueSize=-5 with the default fallback options (the same query): in
+  // e2e/fallback-query.spec.ts, with the other readings of the worker URL's query.
   test('/sw.js?maxQueueSize=-5 with explicit fallback options: stats mode "page", delivered', async ({ page, app, collector }) => {
     await page.goto(`${app.origin}/`);
     const first = await page.evaluate(

@@ -23,10 +23,14 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
  * file), minified and gzipped (level 9). Measured 3,415 B on 2026-12-01, under the 4,096 B
  * goal of issue 5 since a script URL is registered with `navigator.serviceWorker.register`
  * (what workbox-window's `Workbox.register({immediate: true})` does; the class was 2,199 B
- * of the 5,291 B before; holding a message while events keep coming cost 71 B). Lower it
- * as the entry shrinks; raise it only on purpose.
+ * of the 5,291 B before; holding a message while events keep coming cost 71 B). Raised
+ * from 3,584 B on purpose (issue 15, item 3: 3,521 → 3,653 B): createDispatcher refuses a
+ * `rewrite` entry or a serviceWorker URL that cannot work at once (one invalid-option
+ * rather than every event refused later), and the pagehide copies read `endpoints` as the
+ * fallback does (endpointsFromQuery, each entry parsed). Lower it as the entry shrinks;
+ * raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 3584;
+const PAGE_BUDGET_GZIP_BYTES = 3712;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

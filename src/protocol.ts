@@ -71,12 +71,15 @@ export interface ClearMessage {
 
 /**
  * Page → the dedicated worker of the no-service-worker fallback, first message: its
- * options (installOutbox options, or a script URL whose query string carries them).
+ * options. `options`: the dispatcher's explicit `fallback` (installOutbox options,
+ * checked strictly); without them, `url`: the service worker's script URL, whose query
+ * string counts only where it is the ready-made worker's options (fallbackOptionsFromUrl).
  */
 export interface ConfigureMessage {
   type: 'sw-outbox/configure';
   v: number;
-  options: unknown;
+  options?: unknown;
+  url?: string;
 }
 
 export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineMessage | WakeMessage | ClearMessage | ConfigureMessage;

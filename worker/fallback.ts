@@ -12,9 +12,10 @@
 //   event and `stats().degraded`, never an exception into the caller.
 // The page does the `pagehide` keepalive requests itself: this worker ends with it.
 import { type Engine, createEngine, replier } from '../src/engine/engine.js';
-import { optionsFromQuery, resolveOptions } from '../src/engine/options.js';
+import { fallbackOptionsFromUrl, resolveOptions } from '../src/engine/options.js';
 import {
   type BroadcastMessage,
+  type ConfigureMessage,
   FLUSH_LOCK,
   type OutboxEventName,
   type OutboxEvents,
@@ -34,8 +35,22 @@ const CHANNEL = 'sw-outbox';
 let engine: Promise<Engine> | undefined;
 const early: MessageEvent[] = [];
 
-async function start(config: unknown): Promise<Engine> {
-  const opts = resolveOptions(typeof config === 'string' ? optionsFromQuery(new URL(config, self.location.href).search) : (config ?? {}));
+/**
+ * The engine's options. `options`: the page's explicit `fallback` (null: none), checked strictly (an
+ * unknown or invalid option, or no object at all, refuses with `invalid-option`). Else
+ * `url`, the service worker's script URL: its query counts only where it is unambiguously
+ * the ready-made worker's options, and at most one warning says what was ignored
+ * (fallbackOptionsFromUrl; only an invalid `endpoints` refuses).
+ */
+function optionsOf({ options, url }: ConfigureMessage) {
+  if (options != null || typeof url !== 'string') return resolveOptions(options ?? {});
+  const read = fallbackOptionsFromUrl(url, self.location.href);
+  if (read.warning) console.warn(read.warning);
+  return resolveOptions(read.options);
+}
+
+async function start(config: ConfigureMessage): Promise<Engine> {
+  const opts = optionsOf(config);
   let store: Store = openStore({ maxDeadLetters: opts.maxDeadLetters });
   let degraded: string | undefined;
   try {
@@ -110,7 +125,7 @@ const refusal = (error: { code?: string; message?: string }): WorkerReply => ({
 self.onmessage = (event: MessageEvent) => {
   const data = event.data as { type?: unknown; options?: unknown } | null;
   if (data?.type === 'sw-outbox/configure') {
-    engine ??= start(data.options);
+    engine ??= start(data as ConfigureMessage);
     void engine.then(
       () => respond(event, { type: 'sw-outbox/done', v: PROTOCOL_VERSION }),
       (error) => respond(event, refusal(error)),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OutboxError } from '../errors.js';
-import { DEFAULTS, optionsFromQuery, resolveOptions } from './options.js';
+import { DEFAULTS, endpointsFromQuery, fallbackOptionsFromUrl, optionsFromQuery, resolveOptions } from './options.js';
 
 function expectInvalidOption(input: unknown, ...needles: string[]): OutboxError {
   let caught: unknown;
@@ -257,5 +257,109 @@ describe('optionsFromQuery', () => {
     expectInvalidOption(optionsFromQuery('timeoutMs=abc'), 'timeoutMs', '"abc"');
     expectInvalidOption(optionsFromQuery('baseMs=1.5'), 'backoff.baseMs');
     expectInvalidOption(optionsFromQuery('maxQueueSizee=10'), 'unknown option', '"maxQueueSizee"');
+  });
+});
+
+describe('endpointsFromQuery', () => {
+  const read = (search: string) => endpointsFromQuery(new URLSearchParams(search));
+
+  it('is undefined without endpoints, a list (maybe empty) with them', () => {
+    expect(read('')).toBeUndefined();
+    expect(read('v=3&opts=x')).toBeUndefined();
+    expect(read('endpoints=https://a.example,%20https://b.example/v1/&endpoints=https://c.example')).toEqual([
+      'https://a.example',
+      'https://b.example/v1/',
+      'https://c.example',
+    ]);
+    expect(read('endpoints=')).toEqual([]);
+    expect(read('endpoints=,%20,')).toEqual([]);
+  });
+});
+
+describe("fallbackOptionsFromUrl (the default fallback: the service worker URL's query)", () => {
+  const base = 'https://app.example/page';
+  const read = (href: string) => fallbackOptionsFromUrl(href, base);
+
+  function expectRefused(href: string, ...needles: string[]): void {
+    let caught: unknown;
+    try {
+      read(href);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(OutboxError);
+    expect((caught as OutboxError).code).toBe('invalid-option');
+    for (const needle of needles) expect((caught as Error).message).toContain(needle);
+  }
+
+  it('a URL without a query, or with only v: no options, no warning', () => {
+    expect(read('/sw.js')).toEqual({ options: {} });
+    expect(read('/sw.js?v=3')).toEqual({ options: {} });
+    expect(read('https://app.example/sw.js?v=3&v=4')).toEqual({ options: {} });
+  });
+
+  it("an app's own query (unknown keys only): not options, ignored, no warning", () => {
+    const opts = encodeURIComponent(JSON.stringify({ maxQueueSize: 5, endpoints: 'nope' }));
+    expect(read(`/app-sw.js?opts=${opts}`)).toEqual({ options: {} });
+    expect(read('/sw.js?v=3&build=abc')).toEqual({ options: {} });
+    expect(read('/sw.js?bogus=1&cache=no')).toEqual({ options: {} });
+    // Every key unknown: nothing reaches resolveOptions, which would refuse them.
+    expect(resolveOptions(read('/sw.js?v=3&build=abc').options)).toEqual(resolveOptions({}));
+  });
+
+  it("the ready-made worker's options (every key an option key): taken, as optionsFromQuery reads them", () => {
+    const href =
+      '/sw.js?endpoints=https://a.example,https://b.example/v1/&baseMs=500&backoff.maxMs=60000&overflow=reject-new&maxQueueSize=100&idHeader=X-Event-Id&v=3';
+    const { options, warning } = read(href);
+    expect(warning).toBeUndefined();
+    expect(options).toEqual(optionsFromQuery(new URL(href, base).search));
+    const r = resolveOptions(options);
+    expect(r.endpoints?.map((u) => u.href)).toEqual(['https://a.example/', 'https://b.example/v1/']);
+    expect(r).toMatchObject({ backoff: { baseMs: 500, maxMs: 60_000 }, overflow: 'reject-new', maxQueueSize: 100, idHeader: 'X-Event-Id' });
+  });
+
+  it('a mixed query (option keys and unknown keys): ambiguous, so only endpoints is kept, and one warning names what was ignored', () => {
+    const { options, warning } = read('/sw.js?maxQueueSize=5&build=abc&baseMs=100&v=3');
+    expect(options).toEqual({});
+    expect(warning).toMatch(/^sw-outbox: /);
+    for (const key of ['"build"', '"maxQueueSize"', '"baseMs"']) expect(warning).toContain(key);
+    expect(warning).not.toContain('"v"');
+    expect(warning!.split('\n')).toHaveLength(1);
+
+    // endpoints is never ignored: ignoring an allow-list would widen where events go.
+    const kept = read('/sw.js?endpoints=https://a.example&build=abc&maxMs=abc');
+    expect(kept.options).toEqual({ endpoints: ['https://a.example'] });
+    expect(kept.warning).toContain('keeps endpoints');
+    expect(kept.warning).toContain('"build"');
+    expect(resolveOptions(kept.options).endpoints?.map((u) => u.href)).toEqual(['https://a.example/']);
+  });
+
+  it('an option key with an invalid value: that option is left out (its default applies), with one warning naming it', () => {
+    const { options, warning } = read('/sw.js?endpoints=https://a.example&maxMs=abc&maxQueueSize=-5&timeoutMs=2000');
+    expect(options).toEqual({ endpoints: ['https://a.example'], timeoutMs: 2000 });
+    expect(warning).toContain('backoff.maxMs');
+    expect(warning).toContain('maxQueueSize');
+    expect(warning!.split('\n')).toHaveLength(1);
+    const r = resolveOptions(options);
+    expect(r).toMatchObject({ backoff: DEFAULTS.backoff, maxQueueSize: DEFAULTS.maxQueueSize, timeoutMs: 2000 });
+
+    // backoff is checked as a whole (maxMs ≥ baseMs): an inconsistent pair is left out together.
+    expect(read('/sw.js?baseMs=5000&maxMs=10').options).toEqual({});
+    expect(read('/sw.js?overflow=sometimes&batching=optimizely').options).toEqual({ batching: 'optimizely' });
+    expect(read('/sw.js?idHeader=bad%20header').options).toEqual({});
+  });
+
+  it('an invalid endpoints fails loudly (invalid-option naming it), whether the query is options or mixed: never "any URL"', () => {
+    expectRefused('/sw.js?endpoints=', 'endpoints', '/sw.js');
+    expectRefused('/sw.js?endpoints=,', 'endpoints');
+    expectRefused('/sw.js?endpoints=ftp://files.example', 'endpoints[0]', 'http');
+    expectRefused('/sw.js?endpoints=https://a.example,http:', 'endpoints[1]');
+    expectRefused('/sw.js?endpoints=not-a-url&build=abc', 'endpoints[0]');
+    expectRefused('/sw.js?endpoints=/relative/path&maxQueueSize=5', 'endpoints[0]');
+  });
+
+  it('resolves a relative URL against the base; an absolute one needs none', () => {
+    expect(fallbackOptionsFromUrl('https://cdn.example/sw.js?maxQueueSize=9').options).toEqual({ maxQueueSize: 9 });
+    expect(fallbackOptionsFromUrl(new URL('https://cdn.example/sw.js?v=1&x=2'))).toEqual({ options: {} });
   });
 });

@@ -201,6 +201,22 @@ export function resolveOptions(input: unknown = {}): ResolvedOptions {
 }
 
 /**
+ * `endpoints` of a query string: repeated or comma-separated, trimmed, blanks skipped;
+ * `undefined` when the query has none. The one reading of `endpoints` in a URL: the
+ * ready-made worker's, the fallback's and the page's pagehide beacon's.
+ */
+export function endpointsFromQuery(params: URLSearchParams): string[] | undefined {
+  const given = params.getAll('endpoints');
+  return given.length
+    ? given
+        .join()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+}
+
+/**
  * Options from a query string, for the ready-made worker:
  * `sw.js?endpoints=https://a.example,https://b.example&baseMs=500&maxMs=60000&overflow=reject-new`.
  * `baseMs`/`maxMs` (or `backoff.baseMs`/`backoff.maxMs`) fill `backoff`; numbers are parsed;
@@ -212,16 +228,8 @@ export function optionsFromQuery(search: string): OutboxOptions {
   const backoff: Record<string, unknown> = {};
   const num = (v: string) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v);
   for (const [key, value] of params) {
-    if (key === 'endpoints') {
-      const list = (out.endpoints as string[] | undefined) ?? [];
-      list.push(
-        ...value
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      );
-      out.endpoints = list;
-    } else if (key === 'baseMs' || key === 'backoff.baseMs') backoff.baseMs = num(value);
+    if (key === 'endpoints') out.endpoints = endpointsFromQuery(params);
+    else if (key === 'baseMs' || key === 'backoff.baseMs') backoff.baseMs = num(value);
     else if (key === 'maxMs' || key === 'backoff.maxMs') backoff.maxMs = num(value);
     else if (key === 'idHeader') out.idHeader = value === 'false' || value === '' ? false : value;
     else if (key === 'v')
@@ -230,4 +238,78 @@ export function optionsFromQuery(search: string): OutboxOptions {
   }
   if (Object.keys(backoff).length) out.backoff = backoff;
   return out as OutboxOptions;
+}
+
+/** A key optionsFromQuery reads as an option (`v` aside: it is always ignored). (A function, not a Set: no code at module level for bundles that only need endpointsFromQuery.) */
+const isQueryKey = (key: string): boolean => KNOWN.has(key) || /^(backoff\.)?(baseMs|maxMs)$/.test(key);
+
+/** The fallback's options as read from a service worker URL (see fallbackOptionsFromUrl). */
+export interface UrlOptions {
+  /** Options for resolveOptions: each one valid; those that were not are left out. */
+  options: OutboxOptions;
+  /** One line for `console.warn` when the query was ambiguous or an option was left out. */
+  warning?: string;
+}
+
+/**
+ * The options of the page-side fallback when the dispatcher was given none (`fallback`
+ * absent): those in the service worker URL's query string, read only where that query is
+ * unambiguously the ready-made worker's options. Only that worker reads options from its
+ * URL; an app's own worker URL carries the app's query (`/sw.js?v=3`, `?opts=...`), and
+ * no setting of the app's own may make every event fail.
+ *
+ * - Every key an option key (optionsFromQuery's: the option names, `baseMs`/`maxMs`,
+ *   `backoff.*`; `v` is always ignored): they are the options. One with an invalid value
+ *   (`maxMs=abc`) is left out, with the reason in `warning`: the fallback then runs on
+ *   that option's default rather than refusing every event.
+ * - Some key unknown (`?v=3&build=abc`, `?opts=...`): the app's own query, not options:
+ *   nothing is taken from it. Where it mixes option keys and unknown ones it is ambiguous,
+ *   and `warning` names what was ignored; a query of unknown keys only warns nothing.
+ * - `endpoints` is the exception to both, because ignoring an allow-list widens where
+ *   events may go: wherever it appears it is taken, and an invalid one (`endpoints=`,
+ *   `endpoints=ftp://x`) throws `invalid-option` (the fallback then refuses events,
+ *   naming it, and the page's pagehide beacon sends nothing) rather than allowing any URL.
+ *
+ * An explicit `fallback: {...}` never comes here: resolveOptions checks it strictly.
+ */
+export function fallbackOptionsFromUrl(href: string | URL, base?: string | URL): UrlOptions {
+  const url = new URL(href, base);
+  const keys = [...new Set(url.searchParams.keys())].filter((key) => key !== 'v');
+  const unknown = keys.filter((key) => !isQueryKey(key));
+  const notes: string[] = [];
+  let options: Record<string, unknown>;
+  if (unknown.length) {
+    // Option keys beside unknown ones: ambiguous, so said once (unknown keys alone are
+    // simply the app's, and nothing is taken from them).
+    if (keys.length > unknown.length) {
+      const list = (of: string[]) => of.map((key) => describe(key)).join(', ');
+      const ignored = keys.filter((key) => key !== 'endpoints');
+      notes.push(
+        `the query of ${url.pathname} is not the ready-made worker's options (${list(unknown)} ${unknown.length > 1 ? 'are not options' : 'is not an option'}): ` +
+          `the fallback ignores ${list(ignored)}${keys.includes('endpoints') ? ' but keeps endpoints' : ''}`,
+      );
+    }
+    options = {};
+    const endpoints = endpointsFromQuery(url.searchParams);
+    if (endpoints) options.endpoints = endpoints;
+  } else {
+    options = optionsFromQuery(url.search) as Record<string, unknown>;
+    for (const key of Object.keys(options)) {
+      if (key === 'endpoints') continue;
+      try {
+        resolveOptions({ [key]: options[key] });
+      } catch (error) {
+        delete options[key];
+        notes.push(`the fallback ignores ${key} from the query of ${url.pathname} and uses its default: ${(error as Error).message}`);
+      }
+    }
+  }
+  if (options.endpoints !== undefined) {
+    try {
+      resolveOptions({ endpoints: options.endpoints });
+    } catch (cause) {
+      throw new OutboxError('invalid-option', `${(cause as Error).message} (in the query of ${url.pathname})`, { cause });
+    }
+  }
+  return notes.length ? { options, warning: `sw-outbox: ${notes.join('; ')}` } : { options };
 }

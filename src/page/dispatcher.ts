@@ -13,7 +13,7 @@
 //   On `pagehide`, what this page queued there and has not seen delivered goes out with
 //   `fetch(..., {keepalive: true})` within the 64 KB budget (it stays queued: at-least-once).
 import type { Workbox } from 'workbox-window';
-import type { OutboxOptions } from '../engine/options.js';
+import { type OutboxOptions, endpointsFromQuery } from '../engine/options.js';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import { rewriteUrl, toJson } from '../validate.js';
 import {
@@ -50,16 +50,20 @@ export interface DispatcherOptions {
   /**
    * Endpoint rewriting, for a first-party proxy: each key is a URL prefix matched against
    * the event's URL, its value what replaces it (an absolute URL, or a path on this
-   * page's origin). The body is untouched. (Applied, and checked, where events are
-   * stored: a bad entry refuses the events with `invalid-option`.)
+   * page's origin). The body is untouched. Checked here (a bad entry throws
+   * `invalid-option` from createDispatcher), applied where events are stored.
    * @example { 'https://logx.optimizely.com/v1/events': '/collect/v1/events' }
    */
   rewrite?: Record<string, string>;
   /**
    * Where no service worker can run (API absent, registration refused or timed out), a
    * page-side outbox with the same store and delivery code takes over (loaded lazily).
-   * Its options; by default those in the `serviceWorker` URL's query string. `false`:
-   * no fallback, calls reject with `worker-unavailable` instead.
+   * Its options (`installOutbox`'s, checked strictly: an unknown or invalid one refuses
+   * the events with `invalid-option`). By default, those in the `serviceWorker` URL's
+   * query string where that query is the ready-made worker's options (every key an
+   * option; an app's own worker URL, `/sw.js?v=3`, is not, and is ignored; an option
+   * with an invalid value is left out, with a console warning, except `endpoints`: see
+   * fallbackOptionsFromUrl). `false`: no fallback, calls reject with `worker-unavailable`.
    */
   fallback?: OutboxOptions | false;
   /** How long registration may take before the fallback takes over. @default 10000 */
@@ -147,6 +151,34 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   if (!(sw && (typeof sw === 'string' || typeof sw === 'object'))) {
     bad('serviceWorker', 'a script URL, a Workbox or a ServiceWorkerRegistration', sw);
   }
+  // Settings of ours that cannot work are one error here, not every event refused later:
+  // a script URL that is no URL, a bad `rewrite` entry. (An explicit `fallback` is checked
+  // where it is used, strictly, by the fallback: this entry cannot afford installOutbox's
+  // checks.)
+  let swUrl: URL | undefined;
+  try {
+    swUrl = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href) : undefined;
+  } catch {
+    bad('serviceWorker', 'a script URL', sw);
+  }
+  // Resolved as the worker resolves them (resolveRewrites, whose messages this entry
+  // cannot afford: the same checks, one message): each value an http(s) URL or a path
+  // against the page's URL, the longest prefix first. For the pagehide copies; the
+  // enqueue message still carries `rewrite`, which the worker resolves again.
+  const rewrites: [string, string][] = [];
+  if (rewrite) {
+    if (typeof rewrite !== 'object' || Array.isArray(rewrite)) bad('rewrite', 'an object {urlPrefix: replacement}', rewrite);
+    for (const from in rewrite) {
+      const to = rewrite[from];
+      let href = '';
+      try {
+        href = new URL(to!, location.href).href;
+      } catch {}
+      if (!(to && typeof to === 'string' && /^https?:/.test(href))) bad(`rewrite[${describe(from)}]`, 'an http(s) URL or a path', to);
+      rewrites.push([from, href.endsWith('/') && !to!.endsWith('/') ? href.slice(0, -1) : href]);
+    }
+    rewrites.sort((x, y) => y[0].length - x[0].length);
+  }
   const o = {} as Record<(typeof INTEGERS)[number][0], number>;
   for (const [name, fallback, min] of INTEGERS) {
     const value = options[name] ?? fallback;
@@ -227,7 +259,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       t.post({
         type: 'sw-outbox/configure',
         v,
-        options: fallbackOptions ?? (typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).href : undefined),
+        // Explicit options (checked strictly there), else the worker URL, whose query the
+        // fallback reads only where it is the ready-made worker's (fallbackOptionsFromUrl).
+        options: fallbackOptions,
+        url: swUrl?.href,
       }),
     ]);
     if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
@@ -403,34 +438,35 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // with the page. They go out now as keepalive requests, within their 64 KB budget, to
   // their (rewritten) URL if the outbox's endpoints allow it, as the SDKs' own last-chance
   // beacons do. They may also be delivered later from the store: at-least-once.
-  // Where a last-chance copy may go, worked out once as the page hides: the outbox's
-  // endpoints (from `fallback`, else the worker URL's query string), as the worker reads
-  // them (an origin allows its every path, a longer URL is a prefix), and the rewrites.
-  let endpoints: string[] | undefined;
-  let rewrites: [string, string][] = [];
+  // Where a last-chance copy may go, worked out once as the page hides: only where every
+  // allow-list that applies allows it: the explicit `fallback`'s endpoints, and those of
+  // the worker URL's query (the ready-made worker's, and the default fallback's: read
+  // with endpointsFromQuery as both read them, so the same URL gives the same list). Each
+  // entry is read as the outbox reads it (an absolute URL; an origin allows its every
+  // path, a longer URL is a prefix); a list the outbox would refuse (`endpoints=http:`,
+  // `endpoints=`, not an array) allows nothing here, rather than any URL. (An entry of
+  // another scheme, `ftp://x`, which the outbox refuses too, can only match event URLs
+  // of that scheme, which fetch does not send anywhere.)
+  let allowed: string[][] = [];
   function onPageHide(): void {
     hiding = 1;
     // What waits for its message goes now: a timer may not run again.
     sendOutgoing();
     budget = 60_000;
-    const listed = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href).searchParams.getAll('endpoints').join() : '';
-    endpoints = ((fallbackOptions ? fallbackOptions.endpoints : undefined) ?? (listed ? listed.split(',') : undefined))?.map((e) =>
-      /^https?:\/\/[^/]+$/.test(e) ? `${e}/` : e,
-    );
-    // Resolved as the worker resolves them (resolveRewrites, whose checks this entry
-    // cannot afford): a path against the page's URL, the longest prefix first.
-    rewrites = [];
-    for (const from in rewrite) {
-      const to = new URL(rewrite[from]!, location.href).href;
-      rewrites.push([from, to.endsWith('/') && !rewrite[from]!.endsWith('/') ? to.slice(0, -1) : to]);
+    allowed = [];
+    for (const list of [fallbackOptions ? fallbackOptions.endpoints : undefined, swUrl && endpointsFromQuery(swUrl.searchParams)]) {
+      try {
+        if (list) allowed.push(list.map((e) => new URL(e).href));
+      } catch {
+        allowed.push([]);
+      }
     }
-    rewrites.sort((x, y) => y[0].length - x[0].length);
     for (const event of waiting.values()) beacon(event);
   }
 
   function beacon({ url: original, body }: WireEvent): void {
     const url = rewriteUrl(original, rewrites);
-    if ((!endpoints || endpoints.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
+    if (allowed.every((list) => list.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
       fetch(url, {
         method: 'POST',
         // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
