@@ -9,7 +9,17 @@
 //   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
 import { OutboxError } from '../errors.js';
-import type { Counters, DeadRecord, EnqueueOutcome, NewRecord, QueuedRecord, Store, StoreOptions } from './store.js';
+import type {
+  Counters,
+  DeadRecord,
+  DeadSelection,
+  EnqueueOutcome,
+  NewRecord,
+  QueuedRecord,
+  RequeueOutcome,
+  Store,
+  StoreOptions,
+} from './store.js';
 
 const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
 
@@ -49,6 +59,21 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     dead.set(record.seq, { ...record, ...rest, deadAt: now(), ...(detail ? { detail } : {}) });
     counters.queued = Math.max(0, counters.queued - 1);
     counters.deadLettered++;
+  }
+
+  // The dead letters a selection names (in seq order), the ids not found, and the highest seq looked at.
+  function selectDead(selection: DeadSelection): { found: DeadRecord[]; notFound: string[]; last?: number } {
+    if ('ids' in selection) {
+      const ids = new Set(selection.ids);
+      const found = deadBySeq().filter((r) => ids.has(r.id));
+      const seen = new Set(found.map((r) => r.id));
+      return { found, notFound: [...ids].filter((id) => !seen.has(id)) };
+    }
+    const { after, through, limit } = selection;
+    const found = deadBySeq()
+      .filter((r) => r.seq > after && r.seq <= through)
+      .slice(0, Math.max(0, limit));
+    return { found, notFound: [], ...(found.length ? { last: found[found.length - 1]!.seq } : {}) };
   }
 
   // Runs synchronously (so atomically), settles like an IndexedDB request would.
@@ -174,6 +199,8 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
               nextAttemptAt: s.nextAttemptAt,
               hold: s.hold,
               lastStatus: s.status,
+              firstAttemptAt: record.firstAttemptAt ?? now(),
+              lastAttemptAt: now(),
             });
             counters.retried++;
           } else {
@@ -236,6 +263,72 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
 
     counters() {
       return run(() => ({ ...counters }));
+    },
+
+    readDead(limit, before) {
+      return run(() =>
+        deadBySeq()
+          .filter((r) => before === undefined || r.seq < before)
+          .reverse()
+          .slice(0, Math.max(0, limit))
+          .map((r) => ({ ...r })),
+      );
+    },
+
+    requeue(selection, maxQueueSize) {
+      return run(() => {
+        const { found, notFound, last } = selectDead(selection);
+        const out: RequeueOutcome = { requeued: [], alreadyQueued: [], queueFull: [], notFound, ...(last !== undefined ? { last } : {}) };
+        const queuedIds = new Set<string>();
+        const queuedKeys = new Set<string>();
+        for (const r of queue.values()) {
+          queuedIds.add(r.id);
+          for (const k of r.keys ?? []) queuedKeys.add(k);
+        }
+        const at = now();
+        for (const r of found) {
+          // Queued already (by id, or every key; delivered keys do not count: this send is asked for).
+          const keys = r.keys?.filter((k) => !queuedKeys.has(k));
+          if (queuedIds.has(r.id) || (r.keys?.length && !keys?.length)) {
+            out.alreadyQueued.push(r.id);
+            continue;
+          }
+          if (counters.queued >= maxQueueSize) {
+            out.queueFull.push(r.id);
+            continue;
+          }
+          const seq = ++lastSeq;
+          queue.set(seq, {
+            id: r.id,
+            url: r.url,
+            body: r.body,
+            ...(keys?.length ? { keys } : {}),
+            seq,
+            createdAt: at,
+            nextAttemptAt: at,
+            attempts: 0,
+            tries: 0,
+          });
+          queuedIds.add(r.id);
+          for (const k of keys ?? []) queuedKeys.add(k);
+          dead.delete(r.seq);
+          counters.queued++;
+          counters.deadLettered = Math.max(0, counters.deadLettered - 1);
+          counters.requeued = (counters.requeued ?? 0) + 1;
+          out.requeued.push(r.id);
+        }
+        return out;
+      });
+    },
+
+    discard(selection) {
+      return run(() => {
+        const { found, notFound, last } = selectDead(selection);
+        for (const r of found) dead.delete(r.seq);
+        counters.deadLettered = Math.max(0, counters.deadLettered - found.length);
+        if (found.length) counters.discarded = (counters.discarded ?? 0) + found.length;
+        return { discarded: [...new Set(found.map((r) => r.id))], notFound, ...(last !== undefined ? { last } : {}) };
+      });
     },
 
     deadLetters(limit = 100) {
