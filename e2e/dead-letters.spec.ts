@@ -1,12 +1,14 @@
 // Dead letters you can act on (issue 15, item 4): a collector that refuses with 400 for a
 // while; the refused events are listed (paged), sent again once it is fixed (each
 // delivered exactly once, by the collector's own log), or discarded for good.
+import type { Page } from '@playwright/test';
 import type { DeadLetter, DeadLetterPage, RequeueResult } from 'sw-outbox';
+import { removeServiceWorkerApi } from './fallback/helpers';
 import { deliveredCounts, dispatchMany, expect, test, uuidOf, workerKiller } from './fixtures';
 
 test.describe.configure({ mode: 'serial' });
 
-const stats = (page: import('@playwright/test').Page) => page.evaluate(() => window.dispatcher!.stats());
+const stats = (page: Page) => page.evaluate(() => window.dispatcher!.stats());
 
 test('a 400 for a while: dead letters listed and paged, then sent again once the collector is fixed, each once', async ({
   page,
@@ -109,4 +111,31 @@ test('discardDeadLetters: some by id, then all; gone for good (a new page sees t
   await collector.setMode({ kind: 'up' });
   await page.waitForTimeout(500);
   expect(collector.delivered()).toHaveLength(0);
+});
+
+test('no service worker (the page-side outbox, same engine): dead letters listed, sent again, discarded', async ({
+  page,
+  app,
+  collector,
+  context,
+}) => {
+  await context.addInitScript(removeServiceWorkerApi);
+  await page.goto(app.url());
+  await collector.setMode({ kind: 'status', status: 422 });
+  const sent = await dispatchMany(page, collector.url, 3, 'page-mode');
+  await expect.poll(async () => (await stats(page)).deadLettered, { timeout: 15_000 }).toBe(3);
+  expect((await stats(page)).mode).toBe('page');
+  const { letters } = await page.evaluate(() => window.dispatcher!.deadLetters({ limit: 10 }));
+  expect(letters.map((l) => [l.status, l.reason])).toEqual([
+    [422, 'http-4xx'],
+    [422, 'http-4xx'],
+    [422, 'http-4xx'],
+  ]);
+  await collector.setMode({ kind: 'up' });
+  const retried = await page.evaluate((id) => window.dispatcher!.retryDeadLetters([id]), letters[0]!.id);
+  expect(retried.requeued).toEqual([letters[0]!.id]);
+  await expect.poll(() => deliveredCounts(collector).get(sent[2]!.uuid) ?? 0, { timeout: 15_000 }).toBe(1);
+  expect(await page.evaluate(() => window.dispatcher!.discardDeadLetters())).toMatchObject({ notFound: [] });
+  expect(await stats(page)).toMatchObject({ mode: 'page', deadLettered: 0, requeued: 1, discarded: 2, delivered: 1 });
+  expect(deliveredCounts(collector).size).toBe(1);
 });
