@@ -262,9 +262,9 @@ export interface DeadLetter {
 }
 /** `deadLetters()` options: at most `limit` letters (1 to 1000, default 100), those after the cursor `before`. */
 export interface DeadLettersQuery {
-  limit?: number;
-  /** The `next` cursor of the previous page. */
-  before?: string;
+  limit?: number | undefined;
+  /** The `next` cursor of the previous page (undefined: the first page). */
+  before?: string | undefined;
 }
 /** One page of dead letters, newest first (by the order events were stored); `next` is the cursor for the following page (`before`), null on the last one. */
 export interface DeadLetterPage {
