@@ -16,6 +16,7 @@ export type OutboxErrorCode =
   | 'worker-unavailable'
   | 'protocol-mismatch'
   | 'invalid-message'
+  | 'invalid-argument'
   | 'closed';
 
 export class OutboxError extends Error {

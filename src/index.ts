@@ -18,4 +18,11 @@ export type {
   DeadLetterDetail,
   DroppedDetail,
   DegradedDetail,
+  RequeuedDetail,
+  DiscardedDetail,
+  DeadLetter,
+  DeadLetterPage,
+  DeadLettersQuery,
+  RequeueResult,
+  DiscardResult,
 } from './protocol.js';

@@ -68,6 +68,27 @@ export interface ClearMessage {
   type: 'sw-outbox/clear';
   v: number;
 }
+/** One page of dead letters, newest first (see DeadLettersQuery). Answered with a ResultReply of a DeadLetterPage. */
+export interface DeadLettersMessage {
+  type: 'sw-outbox/dead-letters';
+  v: number;
+  /** The query (DeadLettersQuery), checked by the worker. */
+  arg?: unknown;
+}
+/** Dead letters back to the queue: these ids, or all when `ids` is absent. Answered with a ResultReply of a RequeueResult. */
+export interface RetryDeadLettersMessage {
+  type: 'sw-outbox/retry-dead-letters';
+  v: number;
+  /** The event ids (string[]), checked by the worker; absent: all. */
+  arg?: unknown;
+}
+/** Dead letters deleted for good: these ids, or all when `ids` is absent. Answered with a ResultReply of a DiscardResult. */
+export interface DiscardDeadLettersMessage {
+  type: 'sw-outbox/discard-dead-letters';
+  v: number;
+  /** The event ids (string[]), checked by the worker; absent: all. */
+  arg?: unknown;
+}
 
 /**
  * Page → the dedicated worker of the no-service-worker fallback, first message: its
@@ -82,7 +103,17 @@ export interface ConfigureMessage {
   url?: string;
 }
 
-export type PageMessage = EnqueueMessage | FlushMessage | StatsMessage | OnlineMessage | WakeMessage | ClearMessage | ConfigureMessage;
+export type PageMessage =
+  | EnqueueMessage
+  | FlushMessage
+  | StatsMessage
+  | OnlineMessage
+  | WakeMessage
+  | ClearMessage
+  | ConfigureMessage
+  | DeadLettersMessage
+  | RetryDeadLettersMessage
+  | DiscardDeadLettersMessage;
 
 export type EnqueueResult = { id: string; ok: true } | { id: string; ok: false; code: string; message: string };
 
@@ -116,7 +147,13 @@ export interface ErrorReply {
   code: string;
   message: string;
 }
-export type WorkerReply = EnqueueReply | StatsReply | DoneReply | ErrorReply;
+/** The answer to a dead-letter message: a DeadLetterPage, RequeueResult or DiscardResult. */
+export interface ResultReply {
+  type: 'sw-outbox/result';
+  v: number;
+  result: DeadLetterPage | RequeueResult | DiscardResult;
+}
+export type WorkerReply = EnqueueReply | StatsReply | DoneReply | ErrorReply | ResultReply;
 
 /**
  * A reply to a message that carried a request id `rid` and no port: sent back to the
@@ -149,6 +186,10 @@ export interface Stats {
   delivered: number;
   /** Failed attempts that were rescheduled. */
   retried: number;
+  /** Dead letters put back in the queue by `retryDeadLetters()`. */
+  requeued: number;
+  /** Dead letters deleted by `discardDeadLetters()`. */
+  discarded: number;
   /** Requests being sent right now by this worker. */
   inFlight: number;
   /** Epoch ms of the earliest scheduled retry, or null when nothing waits. */
@@ -206,6 +247,69 @@ export interface DroppedDetail {
 export interface DegradedDetail {
   reason: string;
 }
+/** Dead letters put back in the queue (due now, attempts reset, the same ids). */
+export interface RequeuedDetail {
+  ids: string[];
+}
+/** Dead letters deleted for good. */
+export interface DiscardedDetail {
+  ids: string[];
+}
+
+/**
+ * One event of the dead-letter store, as `deadLetters()` lists it.
+ * `reason`: `'http-4xx'` (refused with a 4xx status that is not retried), `'http-status'`
+ * (refused with another status that is not retried: 1xx, 3xx, 501…), `'expired'` (older
+ * than maxAgeMs before it was delivered) or `'invalid'` (a stored record that cannot be
+ * sent: corrupted, or its URL is not, or no longer, in the worker's endpoints).
+ */
+export interface DeadLetter {
+  /** The event's stable id (the same id again if it is sent again). */
+  id: string;
+  url: string;
+  /** The body as it would be POSTed (`JSON.stringify(params)`). */
+  body: string;
+  /** The HTTP status of the last answer: the refusal, or for `expired` the last retried status; 0 if none (network errors, never tried). */
+  status: number;
+  reason: 'http-4xx' | 'http-status' | 'expired' | 'invalid';
+  /** Why, in words, when the status alone does not say (`invalid`). */
+  detail?: string;
+  /** Attempts made (requests that carried it). */
+  attempts: number;
+  /** Epoch ms of its first and last attempt; null if it was never tried (or, for events stored by an older version, not known). */
+  firstAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  /** Epoch ms when it was stored, and when it went to the dead-letter store. */
+  createdAt: number;
+  deadAt: number;
+}
+/** `deadLetters()` options: at most `limit` letters (1 to 1000, default 100), those after the cursor `before`. */
+export interface DeadLettersQuery {
+  limit?: number | undefined;
+  /** The `next` cursor of the previous page (undefined: the first page). */
+  before?: string | undefined;
+}
+/** One page of dead letters, newest first (by the order events were stored); `next` is the cursor for the following page (`before`), null on the last one. */
+export interface DeadLetterPage {
+  letters: DeadLetter[];
+  next: string | null;
+}
+/** What `retryDeadLetters()` did, by event id. */
+export interface RequeueResult {
+  /** Back in the queue, due now, attempts reset. */
+  requeued: string[];
+  /** Left in the dead-letter store: an event with the same id (or the same Optimizely event uuids) is queued already, and goes instead. */
+  alreadyQueued: string[];
+  /** Left in the dead-letter store: the queue is at maxQueueSize (a dead letter never evicts a queued event). */
+  queueFull: string[];
+  /** Asked for, and not in the dead-letter store. */
+  notFound: string[];
+}
+/** What `discardDeadLetters()` did, by event id. */
+export interface DiscardResult {
+  discarded: string[];
+  notFound: string[];
+}
 
 export interface OutboxEvents {
   delivered: DeliveredDetail;
@@ -215,6 +319,10 @@ export interface OutboxEvents {
   stats: Stats;
   /** Events are kept only in memory from now on (IndexedDB is blocked). */
   degraded: DegradedDetail;
+  /** `retryDeadLetters()` put these back in the queue. */
+  requeued: RequeuedDetail;
+  /** `discardDeadLetters()` deleted these. */
+  discarded: DiscardedDetail;
 }
 export type OutboxEventName = keyof OutboxEvents;
 

@@ -2,7 +2,12 @@
 // must not. Checked by `npm run typecheck:types` against dist/types; nothing here runs.
 import {
   createDispatcher,
+  type DeadLetter,
   type DeadLetterDetail,
+  type DeadLetterPage,
+  type DeadLettersQuery,
+  type DiscardedDetail,
+  type DiscardResult,
   type DegradedDetail,
   type DeliveredDetail,
   type Dispatcher,
@@ -15,6 +20,8 @@ import {
   type OutboxEventName,
   type OutboxEvents,
   type OutboxMode,
+  type RequeuedDetail,
+  type RequeueResult,
   type RetryDetail,
   type Stats,
 } from 'sw-outbox';
@@ -97,7 +104,9 @@ dispatcher.on('dropped', (d) => expectType<Equal<typeof d, DroppedDetail>>());
 dispatcher.on('stats', (d) => expectType<Equal<typeof d, Stats>>());
 expectType<Equal<OutboxEventName, keyof OutboxEvents>>();
 dispatcher.on('degraded', (d) => expectType<Equal<typeof d, DegradedDetail>>());
-expectType<Equal<OutboxEventName, 'delivered' | 'retry' | 'dead-letter' | 'dropped' | 'stats' | 'degraded'>>();
+dispatcher.on('requeued', (d) => expectType<Equal<typeof d, RequeuedDetail>>());
+dispatcher.on('discarded', (d) => expectType<Equal<typeof d, DiscardedDetail>>());
+expectType<Equal<OutboxEventName, 'delivered' | 'retry' | 'dead-letter' | 'dropped' | 'stats' | 'degraded' | 'requeued' | 'discarded'>>();
 expectType<Equal<typeof stats.mode, OutboxMode>>();
 expectType<Equal<OutboxMode, 'service-worker' | 'page' | 'memory'>>();
 expectType<Equal<typeof stats.degraded, boolean>>();
@@ -117,6 +126,40 @@ createDispatcher({ serviceWorker: '/sw.js', fallback: { batching: 'segment' } })
 dispatcher.on('sent', () => {});
 // @ts-expect-error the handler of 'delivered' gets DeliveredDetail, not Stats
 dispatcher.on('delivered', (d: Stats) => d);
+
+// --- dead letters: listed (paged), sent again, discarded ------------------------------
+expectType<Equal<ReturnType<Dispatcher['deadLetters']>, Promise<DeadLetterPage>>>();
+expectType<Equal<ReturnType<Dispatcher['retryDeadLetters']>, Promise<RequeueResult>>>();
+expectType<Equal<ReturnType<Dispatcher['discardDeadLetters']>, Promise<DiscardResult>>>();
+const firstPage = await dispatcher.deadLetters();
+const query: DeadLettersQuery = { limit: 50, before: firstPage.next ?? undefined };
+void dispatcher.deadLetters(query);
+expectType<Equal<typeof firstPage.next, string | null>>();
+declare const letter: DeadLetter;
+expectType<Equal<typeof letter.reason, 'http-4xx' | 'http-status' | 'expired' | 'invalid'>>();
+expectType<Equal<typeof letter.firstAttemptAt, number | null>>();
+expectType<Equal<typeof letter.lastAttemptAt, number | null>>();
+expectType<
+  Equal<
+    Pick<DeadLetter, 'id' | 'url' | 'body' | 'status' | 'attempts' | 'createdAt' | 'deadAt'>,
+    { id: string; url: string; body: string; status: number; attempts: number; createdAt: number; deadAt: number }
+  >
+>();
+void dispatcher.retryDeadLetters();
+void dispatcher.retryDeadLetters(firstPage.letters.map((l) => l.id)).then((r) => expectType<Equal<typeof r.requeued, string[]>>());
+void dispatcher.discardDeadLetters(['id']).then((r) => expectType<Equal<keyof typeof r, 'discarded' | 'notFound'>>());
+expectType<Equal<keyof RequeueResult, 'requeued' | 'alreadyQueued' | 'queueFull' | 'notFound'>>();
+expectType<Equal<Pick<Stats, 'requeued' | 'discarded'>, { requeued: number; discarded: number }>>();
+// @ts-expect-error the cursor is the `next` string, not a number
+void dispatcher.deadLetters({ before: 12 });
+// @ts-expect-error unknown option
+void dispatcher.deadLetters({ cursor: 'x' });
+// @ts-expect-error ids are strings
+void dispatcher.retryDeadLetters([1, 2]);
+// @ts-expect-error an array of ids, not one
+void dispatcher.discardDeadLetters('id');
+const argCode: OutboxErrorCode = 'invalid-argument';
+void argCode;
 
 // --- errors --------------------------------------------------------------------------
 try {

@@ -1,12 +1,15 @@
 // Type tests of the service-worker entry, `sw-outbox/worker` (lib WebWorker). Checked by
 // `npm run typecheck:types` against dist/types; nothing here runs.
 import {
+  type DeadLetterPage,
+  type DiscardResult,
   installOutbox,
   OutboxError,
   type OutboxErrorCode,
   type OutboxHandle,
   type OutboxOptions,
   optionsFromQuery,
+  type RequeueResult,
   type Stats,
   SYNC_TAG,
 } from 'sw-outbox/worker';
@@ -52,6 +55,12 @@ expectType<Equal<ReturnType<OutboxHandle['flush']>, Promise<void>>>();
 expectType<Equal<ReturnType<OutboxHandle['stats']>, Promise<Stats>>>();
 expectType<Equal<ReturnType<OutboxHandle['clear']>, Promise<void>>>();
 expectType<Equal<ReturnType<OutboxHandle['uninstall']>, void>>();
+expectType<Equal<ReturnType<OutboxHandle['deadLetters']>, Promise<DeadLetterPage>>>();
+expectType<Equal<ReturnType<OutboxHandle['retryDeadLetters']>, Promise<RequeueResult>>>();
+expectType<Equal<ReturnType<OutboxHandle['discardDeadLetters']>, Promise<DiscardResult>>>();
+void outbox.deadLetters({ limit: 10 }).then((p) => outbox.retryDeadLetters(p.letters.map((l) => l.id)));
+// @ts-expect-error limit is a number
+void outbox.deadLetters({ limit: '10' });
 // The handle is usable from the app's own listeners.
 self.addEventListener('message', (event) => {
   if ((event.data as { type?: unknown } | null)?.type === 'APP_FLUSH') event.waitUntil(outbox.flush());

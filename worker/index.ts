@@ -2,4 +2,11 @@
 export { installOutbox, SYNC_TAG, type OutboxHandle } from './outbox.js';
 export { optionsFromQuery, type OutboxOptions } from '../src/engine/options.js';
 export { OutboxError, type OutboxErrorCode } from '../src/errors.js';
-export type { Stats } from '../src/protocol.js';
+export type {
+  Stats,
+  DeadLetter,
+  DeadLetterPage,
+  DeadLettersQuery,
+  RequeueResult,
+  DiscardResult,
+} from '../src/protocol.js';

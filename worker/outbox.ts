@@ -3,7 +3,16 @@
 // every piece of async work is kept alive with waitUntil().
 import { type Engine, createEngine } from '../src/engine/engine.js';
 import { type OutboxOptions, resolveOptions } from '../src/engine/options.js';
-import { type BroadcastMessage, FLUSH_LOCK, PROTOCOL_VERSION, type Stats } from '../src/protocol.js';
+import {
+  type BroadcastMessage,
+  type DeadLetterPage,
+  type DeadLettersQuery,
+  type DiscardResult,
+  FLUSH_LOCK,
+  PROTOCOL_VERSION,
+  type RequeueResult,
+  type Stats,
+} from '../src/protocol.js';
 import { openStore } from '../src/store/store.js';
 
 /** The tag of this library's Background Sync registration (namespaced). */
@@ -25,6 +34,12 @@ export interface OutboxHandle {
   stats(): Promise<Stats>;
   /** Empties the queue and the dead-letter store. */
   clear(): Promise<void>;
+  /** One page of dead letters, newest first; pass its `next` as `before` for the following page. */
+  deadLetters(query?: DeadLettersQuery): Promise<DeadLetterPage>;
+  /** Puts these dead letters (all when omitted) back in the queue, due now, with the same ids; then delivers. */
+  retryDeadLetters(ids?: string[]): Promise<RequeueResult>;
+  /** Deletes these dead letters (all when omitted) for good. */
+  discardDeadLetters(ids?: string[]): Promise<DiscardResult>;
   /** Removes the listeners and stops the flusher (for tests and hot reload). */
   uninstall(): void;
 }
@@ -115,6 +130,9 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     flush: () => engine.kick(),
     stats: engine.stats,
     clear: engine.clear,
+    deadLetters: engine.deadLetters,
+    retryDeadLetters: engine.retryDeadLetters,
+    discardDeadLetters: engine.discardDeadLetters,
     uninstall() {
       scope.removeEventListener('message', onMessage);
       scope.removeEventListener('sync', onSync);

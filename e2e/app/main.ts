@@ -22,7 +22,7 @@ const sw = query.get('sw');
 if (sw !== null) {
   const script = query.get('script') ?? '/sw.js';
   const dispatcher = createDispatcher({ serviceWorker: `${script}?${sw}`, wakeIntervalMs: Number(query.get('wake') ?? 1000) });
-  for (const name of ['delivered', 'retry', 'dead-letter', 'dropped', 'stats', 'degraded'] as const) {
+  for (const name of ['delivered', 'retry', 'dead-letter', 'dropped', 'stats', 'degraded', 'requeued', 'discarded'] as const) {
     dispatcher.on(name, (detail) => window.outboxEvents.push({ name, detail }));
   }
   window.dispatcher = dispatcher;

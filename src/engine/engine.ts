@@ -6,12 +6,16 @@
 import { contentKeys } from '../delivery/batching.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
 import { createSender } from '../delivery/send.js';
-import { OutboxError } from '../errors.js';
+import { OutboxError, describe } from '../errors.js';
 import {
+  type DeadLetter,
+  type DeadLetterPage,
+  type DiscardResult,
   type EnqueueResult,
   type OutboxEventName,
   type OutboxEvents,
   type OutboxMode,
+  type RequeueResult,
   MAX_EVENTS_PER_MESSAGE,
   MESSAGE_PREFIX,
   PROTOCOL_VERSION,
@@ -19,7 +23,7 @@ import {
   type WireEvent,
   type WorkerReply,
 } from '../protocol.js';
-import type { NewRecord, Store } from '../store/store.js';
+import type { DeadRecord, DeadSelection, NewRecord, Store } from '../store/store.js';
 import { checkBodySize, checkVerb, isAllowedEndpoint, parseHttpUrl, resolveRewrites, rewriteUrl } from '../validate.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -49,8 +53,22 @@ export interface Engine {
   /** Connectivity came back: events held only for these reasons are due now. */
   reconnected(holds: ('offline' | 'network')[]): Promise<void>;
   clear(): Promise<void>;
+  /** One page of dead letters, newest first. Throws an OutboxError (`invalid-argument`) for a bad query. */
+  deadLetters(query?: unknown): Promise<DeadLetterPage>;
+  /** Dead letters back to the queue (all when `ids` is undefined), then a flusher pass. */
+  retryDeadLetters(ids?: unknown): Promise<RequeueResult>;
+  /** Dead letters deleted for good (all when `ids` is undefined). */
+  discardDeadLetters(ids?: unknown): Promise<DiscardResult>;
   stop(): void;
 }
+
+/** Dead letters per page: the default, and the most one page may hold. */
+export const DEAD_PAGE_DEFAULT = 100;
+export const DEAD_PAGE_MAX = 1000;
+/** Most ids one retry or discard call may name. */
+export const MAX_DEAD_IDS = 1000;
+/** Dead letters per transaction of a retry or discard. */
+const DEAD_CHUNK = 100;
 
 export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHost): Engine {
   // Stats go out at most every 200 ms, trailing, so a burst costs one read.
@@ -129,6 +147,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
       dropped: counters.dropped,
       delivered: counters.delivered,
       retried: counters.retried,
+      requeued: counters.requeued ?? 0,
+      discarded: counters.discarded ?? 0,
       inFlight: flusher.inFlight(),
       nextAttemptAt: next === undefined ? null : next,
       destinations,
@@ -201,6 +221,74 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     return results;
   }
 
+  async function deadLetters(query: unknown): Promise<DeadLetterPage> {
+    const { limit, before } = checkDeadQuery(query);
+    // One more than asked for: whether another page follows.
+    const records = await store.readDead(limit + 1, before);
+    const page = records.slice(0, limit);
+    return { letters: page.map(toDeadLetter), next: records.length > limit ? String(page[page.length - 1]!.seq) : null };
+  }
+
+  /**
+   * Runs `op` over the selected dead letters, a transaction per chunk: the ids given, or
+   * every dead letter there is now (oldest first; those that arrive meanwhile are left),
+   * until `each` says stop.
+   */
+  async function eachChunk<T extends { last?: number }>(
+    ids: string[] | undefined,
+    op: (selection: DeadSelection) => Promise<T>,
+    each: (chunk: T) => boolean,
+  ): Promise<void> {
+    if (ids) {
+      for (let i = 0; i < ids.length; i += DEAD_CHUNK) each(await op({ ids: ids.slice(i, i + DEAD_CHUNK) }));
+      return;
+    }
+    const [newest] = await store.readDead(1);
+    let after = Number.NEGATIVE_INFINITY;
+    while (newest) {
+      const chunk = await op({ after, through: newest.seq, limit: DEAD_CHUNK });
+      if (!each(chunk) || chunk.last === undefined) return;
+      after = chunk.last;
+    }
+  }
+
+  async function retryDeadLetters(raw: unknown): Promise<RequeueResult> {
+    const ids = checkDeadIds(raw, 'retryDeadLetters(ids)');
+    const result: RequeueResult = { requeued: [], alreadyQueued: [], queueFull: [], notFound: [] };
+    await eachChunk(
+      ids,
+      (selection) => store.requeue(selection, opts.maxQueueSize),
+      (chunk) => {
+        result.requeued.push(...chunk.requeued);
+        result.alreadyQueued.push(...chunk.alreadyQueued);
+        result.queueFull.push(...chunk.queueFull);
+        result.notFound.push(...chunk.notFound);
+        if (chunk.requeued.length) host.broadcast('requeued', { ids: chunk.requeued });
+        // All of them: a full queue stops the walk (the rest would not fit either).
+        return chunk.queueFull.length === 0;
+      },
+    );
+    statsChanged();
+    return result;
+  }
+
+  async function discardDeadLetters(raw: unknown): Promise<DiscardResult> {
+    const ids = checkDeadIds(raw, 'discardDeadLetters(ids)');
+    const result: DiscardResult = { discarded: [], notFound: [] };
+    await eachChunk(
+      ids,
+      (selection) => store.discard(selection),
+      (chunk) => {
+        result.discarded.push(...chunk.discarded);
+        result.notFound.push(...chunk.notFound);
+        if (chunk.discarded.length) host.broadcast('discarded', { ids: chunk.discarded });
+        return true;
+      },
+    );
+    statsChanged();
+    return result;
+  }
+
   async function handle(data: Record<string, unknown>): Promise<WorkerReply> {
     const v = PROTOCOL_VERSION;
     if (data.v !== PROTOCOL_VERSION) {
@@ -233,6 +321,13 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
         await store.clear();
         statsChanged();
         return { type: 'sw-outbox/done', v };
+      case 'sw-outbox/dead-letters':
+        return { type: 'sw-outbox/result', v, result: await deadLetters(data.arg) };
+      // (answer() kicks the flusher after every message: the requeued letters go at once.)
+      case 'sw-outbox/retry-dead-letters':
+        return { type: 'sw-outbox/result', v, result: await retryDeadLetters(data.arg) };
+      case 'sw-outbox/discard-dead-letters':
+        return { type: 'sw-outbox/result', v, result: await discardDeadLetters(data.arg) };
       default:
         throw new OutboxError('invalid-message', `unknown message type ${JSON.stringify(String(data.type)).slice(0, 80)}`);
     }
@@ -263,6 +358,13 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     stats,
     reconnected,
     clear: () => store.clear(),
+    deadLetters,
+    retryDeadLetters: (ids) =>
+      retryDeadLetters(ids).then((result) => {
+        void flusher.kick().catch(() => {});
+        return result;
+      }),
+    discardDeadLetters,
     stop() {
       flusher.stop();
       if (statsTimer !== undefined) clearTimeout(statsTimer);
@@ -301,4 +403,67 @@ function checkWireEvent(raw: unknown): WireEvent {
   if (typeof e.body !== 'string') throw new OutboxError('invalid-message', `event ${e.id}: body must be a string`);
   if (typeof e.url !== 'string') throw new OutboxError('invalid-url', `event ${e.id}: url must be a string`);
   return { id: e.id, url: e.url, body: e.body, dedupe: e.dedupe === true, verb: e.verb };
+}
+
+/** `{limit, before}` checked: a bad one is refused with `invalid-argument`, naming what was wrong. */
+function checkDeadQuery(query: unknown): { limit: number; before?: number } {
+  const bad = (message: string): never => {
+    throw new OutboxError('invalid-argument', `deadLetters(${message}`);
+  };
+  if (query === undefined) return { limit: DEAD_PAGE_DEFAULT };
+  if (typeof query !== 'object' || query === null || Array.isArray(query))
+    bad(`query) must be an object {limit?, before?}, got ${describe(query)}`);
+  const q = query as Record<string, unknown>;
+  for (const key of Object.keys(q))
+    if (key !== 'limit' && key !== 'before') bad(`query): unknown option ${describe(key)} (options: limit, before)`);
+  const limit = q.limit ?? DEAD_PAGE_DEFAULT;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > DEAD_PAGE_MAX) {
+    bad(`{limit}): limit must be an integer from 1 to ${DEAD_PAGE_MAX}, got ${describe(q.limit)}`);
+  }
+  if (q.before === undefined) return { limit: limit as number };
+  if (typeof q.before !== 'string' || !/^\d{1,15}$/.test(q.before)) {
+    bad(`{before}): before must be the \`next\` cursor of a previous page (a string of digits), got ${describe(q.before)}`);
+  }
+  return { limit: limit as number, before: Number(q.before) };
+}
+
+/** `ids` checked: undefined (all), or an array of at most MAX_DEAD_IDS event ids; duplicates removed. */
+function checkDeadIds(ids: unknown, what: string): string[] | undefined {
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids) || ids.length > MAX_DEAD_IDS) {
+    throw new OutboxError(
+      'invalid-argument',
+      `${what} must be an array of at most ${MAX_DEAD_IDS} event ids, or omitted for all, got ${describe(ids)}${Array.isArray(ids) ? ` of ${ids.length}` : ''}`,
+    );
+  }
+  ids.forEach((id, i) => {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+      throw new OutboxError(
+        'invalid-argument',
+        `${what}: ids[${i}] must be an event id (a string of 1 to 200 characters), got ${describe(id)}`,
+      );
+    }
+  });
+  return [...new Set(ids as string[])];
+}
+
+/** A stored dead letter as `deadLetters()` lists it (see DeadLetter). */
+export function toDeadLetter(r: DeadRecord): DeadLetter {
+  // A permanent status came with an attempt: the last one, when it died.
+  const tried = r.reason === 'permanent';
+  const status = Number(r.status) || Number(r.lastStatus) || 0;
+  const attempts = Number(r.tries) || 0;
+  return {
+    id: String(r.id),
+    url: String(r.url),
+    body: String(r.body),
+    status,
+    reason: tried ? (status >= 400 && status < 500 ? 'http-4xx' : 'http-status') : r.reason === 'expired' ? 'expired' : 'invalid',
+    ...(r.detail ? { detail: r.detail } : {}),
+    attempts,
+    firstAttemptAt: r.firstAttemptAt ?? (tried && attempts <= 1 ? r.deadAt : null),
+    lastAttemptAt: tried ? r.deadAt : (r.lastAttemptAt ?? null),
+    createdAt: r.createdAt,
+    deadAt: r.deadAt,
+  };
 }

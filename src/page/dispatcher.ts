@@ -18,6 +18,9 @@ import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import { rewriteUrl, toJson } from '../validate.js';
 import {
   type BroadcastMessage,
+  type DeadLetterPage,
+  type DeadLettersQuery,
+  type DiscardResult,
   type EnqueueReply,
   MAX_EVENTS_PER_MESSAGE,
   type OutboxEventName,
@@ -25,6 +28,8 @@ import {
   PROTOCOL_VERSION,
   type PageMessage,
   type ReplyEnvelope,
+  type RequeueResult,
+  type ResultReply,
   type Stats,
   type StatsReply,
   type WireEvent,
@@ -97,6 +102,12 @@ export interface Dispatcher {
   on<K extends OutboxEventName>(name: K, handler: (detail: OutboxEvents[K]) => void): () => void;
   /** Empties the queue and the dead-letter store (for sign-out). */
   clear(): Promise<void>;
+  /** One page of dead letters, newest first; pass its `next` as `before` for the following page. */
+  deadLetters(query?: DeadLettersQuery): Promise<DeadLetterPage>;
+  /** Puts these dead letters (all when omitted) back in the queue, due now, with the same ids. */
+  retryDeadLetters(ids?: string[]): Promise<RequeueResult>;
+  /** Deletes these dead letters (all when omitted) for good. */
+  discardDeadLetters(ids?: string[]): Promise<DiscardResult>;
   /** Later calls reject with `closed`. Resolves when pending events are acknowledged; then stops listening. */
   close(): Promise<void>;
 }
@@ -108,7 +119,7 @@ interface Transport {
   close?(): void;
 }
 
-const EVENT_NAMES = ['delivered', 'retry', 'dead-letter', 'dropped', 'stats', 'degraded'];
+const EVENT_NAMES = ['delivered', 'retry', 'dead-letter', 'requeued', 'discarded', 'dropped', 'stats', 'degraded'];
 /** HTTP-like status given to a v3–v5 callback for each refusal; 400 otherwise. */
 const STATUS: Partial<Record<OutboxErrorCode, number>> = {
   'queue-full': 507,
@@ -514,8 +525,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // restart nothing else would resume a backlog until Background Sync's next retry.
   wake();
 
-  const command = async (type: 'flush' | 'clear' | 'stats'): Promise<WorkerReply> =>
-    closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v });
+  // Dead letters too: the worker checks their argument (a bad one: invalid-argument) and answers with a ResultReply.
+  const command = async (
+    type: 'flush' | 'clear' | 'stats' | `${'' | 'retry-' | 'discard-'}dead-letters`,
+    arg?: unknown,
+  ): Promise<WorkerReply> =>
+    closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v, arg } as PageMessage);
+  const result = (reply: WorkerReply) => (reply as ResultReply).result as never;
 
   return {
     dispatchEvent(event, callback) {
@@ -534,6 +550,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     send: (url, body) => enqueue(url, body, 'body'),
     flush: () => command('flush').then(() => {}),
     clear: () => command('clear').then(() => {}),
+    deadLetters: (query) => command('dead-letters', query).then(result),
+    retryDeadLetters: (ids) => command('retry-dead-letters', ids).then(result),
+    discardDeadLetters: (ids) => command('discard-dead-letters', ids).then(result),
 
     async stats() {
       const { stats } = (await command('stats')) as StatsReply;

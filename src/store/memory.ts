@@ -13,9 +13,11 @@ import { type DestinationHold, destinationOf } from '../destination.js';
 import {
   type Counters,
   type DeadRecord,
+  type DeadSelection,
   type EnqueueOutcome,
   type NewRecord,
   type QueuedRecord,
+  type RequeueOutcome,
   type Store,
   type StoreOptions,
   countQueued,
@@ -61,6 +63,21 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     counters.queued = Math.max(0, counters.queued - 1);
     countQueued(counters, record.url, -1);
     counters.deadLettered++;
+  }
+
+  // The dead letters a selection names (in seq order), the ids not found, and the highest seq looked at.
+  function selectDead(selection: DeadSelection): { found: DeadRecord[]; notFound: string[]; last?: number } {
+    if ('ids' in selection) {
+      const ids = new Set(selection.ids);
+      const found = deadBySeq().filter((r) => ids.has(r.id));
+      const seen = new Set(found.map((r) => r.id));
+      return { found, notFound: [...ids].filter((id) => !seen.has(id)) };
+    }
+    const { after, through, limit } = selection;
+    const found = deadBySeq()
+      .filter((r) => r.seq > after && r.seq <= through)
+      .slice(0, Math.max(0, limit));
+    return { found, notFound: [], ...(found.length ? { last: found[found.length - 1]!.seq } : {}) };
   }
 
   // Runs synchronously (so atomically), settles like an IndexedDB request would.
@@ -189,6 +206,8 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
               nextAttemptAt: s.nextAttemptAt,
               hold: s.hold,
               lastStatus: s.status,
+              firstAttemptAt: record.firstAttemptAt ?? now(),
+              lastAttemptAt: now(),
             });
             counters.retried++;
           } else {
@@ -270,6 +289,73 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       return run(() => {
         const { destinations: _, ...rest } = counters;
         return rest;
+      });
+    },
+
+    readDead(limit, before) {
+      return run(() =>
+        deadBySeq()
+          .filter((r) => before === undefined || r.seq < before)
+          .reverse()
+          .slice(0, Math.max(0, limit))
+          .map((r) => ({ ...r })),
+      );
+    },
+
+    requeue(selection, maxQueueSize) {
+      return run(() => {
+        const { found, notFound, last } = selectDead(selection);
+        const out: RequeueOutcome = { requeued: [], alreadyQueued: [], queueFull: [], notFound, ...(last !== undefined ? { last } : {}) };
+        const queuedIds = new Set<string>();
+        const queuedKeys = new Set<string>();
+        for (const r of queue.values()) {
+          queuedIds.add(r.id);
+          for (const k of r.keys ?? []) queuedKeys.add(k);
+        }
+        const at = now();
+        for (const r of found) {
+          // Queued already (by id, or every key; delivered keys do not count: this send is asked for).
+          const keys = r.keys?.filter((k) => !queuedKeys.has(k));
+          if (queuedIds.has(r.id) || (r.keys?.length && !keys?.length)) {
+            out.alreadyQueued.push(r.id);
+            continue;
+          }
+          if (counters.queued >= maxQueueSize) {
+            out.queueFull.push(r.id);
+            continue;
+          }
+          const seq = ++lastSeq;
+          queue.set(seq, {
+            id: r.id,
+            url: r.url,
+            body: r.body,
+            ...(keys?.length ? { keys } : {}),
+            seq,
+            createdAt: at,
+            nextAttemptAt: at,
+            attempts: 0,
+            tries: 0,
+          });
+          queuedIds.add(r.id);
+          for (const k of keys ?? []) queuedKeys.add(k);
+          dead.delete(r.seq);
+          counters.queued++;
+          counters.deadLettered = Math.max(0, counters.deadLettered - 1);
+          counters.requeued = (counters.requeued ?? 0) + 1;
+          countQueued(counters, r.url, 1);
+          out.requeued.push(r.id);
+        }
+        return out;
+      });
+    },
+
+    discard(selection) {
+      return run(() => {
+        const { found, notFound, last } = selectDead(selection);
+        for (const r of found) dead.delete(r.seq);
+        counters.deadLettered = Math.max(0, counters.deadLettered - found.length);
+        if (found.length) counters.discarded = (counters.discarded ?? 0) + found.length;
+        return { discarded: [...new Set(found.map((r) => r.id))], notFound, ...(last !== undefined ? { last } : {}) };
       });
     },
 

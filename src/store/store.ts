@@ -14,7 +14,7 @@ import { urlTag } from '../delivery/batching.js';
 import type { Hold } from '../delivery/policy.js';
 import { type DestinationHold, destinationOf } from '../destination.js';
 import { OutboxError } from '../errors.js';
-import type { DeadLetterReason } from '../protocol.js';
+import type { DeadLetterReason, DiscardResult, RequeueResult } from '../protocol.js';
 
 export const DB_NAME = 'sw-outbox';
 /**
@@ -70,6 +70,9 @@ export interface QueuedRecord extends NewRecord {
   tries: number;
   hold?: Hold;
   lastStatus?: number;
+  /** Epoch ms of its first and last failed attempt (written by the retry settlements; absent before the first). */
+  firstAttemptAt?: number;
+  lastAttemptAt?: number;
 }
 
 export interface DeadRecord extends QueuedRecord {
@@ -88,6 +91,10 @@ export interface Counters {
   retried: number;
   /** Queued events per destination (an origin: see destination.ts). Absent in counters of older versions. */
   destinations?: Record<string, number>;
+  /** Dead letters put back in the queue (absent until the first). */
+  requeued?: number;
+  /** Dead letters deleted on request (absent until the first). */
+  discarded?: number;
 }
 
 /** An event in a fresh segment: its seq is `seg * SEGMENT + position`. */
@@ -177,6 +184,16 @@ export type Settlement = { seq: number; record?: QueuedRecord } & (
 
 export type EnqueueOutcome = { id: string; ok: true; duplicate: boolean } | { id: string; ok: false; error: OutboxError };
 
+/**
+ * Which dead letters a requeue or discard takes: those with these ids, or the `limit`
+ * oldest (lowest seq) with a seq above `after` and at most `through`.
+ */
+export type DeadSelection = { ids: string[] } | { after: number; through: number; limit: number };
+/** One requeue transaction's outcome; `last`: the highest seq it looked at (selection by seq), undefined if none. */
+export type RequeueOutcome = RequeueResult & { last?: number };
+/** One discard transaction's outcome; `last` as for RequeueOutcome. */
+export type DiscardOutcome = DiscardResult & { last?: number };
+
 export interface EnqueueLimits {
   maxQueueSize: number;
   overflow: 'drop-oldest' | 'reject-new';
@@ -230,6 +247,21 @@ export interface Store {
   saveDestinationHolds(holds: Record<string, DestinationHold>): Promise<void>;
   counters(): Promise<Counters>;
   deadLetters(limit?: number): Promise<DeadRecord[]>;
+  /**
+   * Up to `limit` dead letters, newest first (highest seq first), those with a seq below
+   * `before` when given: one page, read with a cursor.
+   */
+  readDead(limit: number, before?: number): Promise<DeadRecord[]>;
+  /**
+   * Puts the selected dead letters back in the queue, in one transaction: each as a new
+   * queued record (a new seq, at the end of the queue) with the same id, url, body and
+   * keys, due now, attempts reset, created now (its maxAgeMs starts again). Those whose
+   * id (or every key) is queued stay dead letters (`alreadyQueued`); so do those beyond
+   * `maxQueueSize` (`queueFull`: a dead letter never evicts a queued event).
+   */
+  requeue(selection: DeadSelection, maxQueueSize: number): Promise<RequeueOutcome>;
+  /** Deletes the selected dead letters, in one transaction. */
+  discard(selection: DeadSelection): Promise<DiscardOutcome>;
   /** Empties the queue and the dead-letter store (sign-out). Counters of history stay. */
   clear(): Promise<void>;
   close(): void;
@@ -481,7 +513,9 @@ export function openStore(options: StoreOptions = {}): Store {
         counters.delivered++;
       } else if (s.kind === 'retry') {
         const { seq: _, record: __, kind: ___, status, ...schedule } = s;
-        writes.push(queue.put({ ...record, ...schedule, lastStatus: status }));
+        writes.push(
+          queue.put({ ...record, ...schedule, lastStatus: status, firstAttemptAt: record.firstAttemptAt ?? now(), lastAttemptAt: now() }),
+        );
         counters.retried++;
       } else {
         if (!inSegment) writes.push(queue.delete(s.seq));
@@ -709,6 +743,22 @@ export function openStore(options: StoreOptions = {}): Store {
       );
     }
     return (await Promise.all(adds)).flat();
+  }
+
+  /** The dead letters a selection names (in seq order), the ids not found, and the highest seq looked at. */
+  async function selectDead(tx: WriteTx, selection: DeadSelection): Promise<{ found: DeadRecord[]; notFound: string[]; last?: number }> {
+    const dead = tx.objectStore('dead');
+    if ('ids' in selection) {
+      const ids = [...new Set(selection.ids)];
+      const byId = await Promise.all(ids.map((id) => dead.index('id').getAll(id)));
+      return {
+        found: byId.flat().sort((a, b) => a.seq - b.seq),
+        notFound: ids.filter((_, i) => byId[i]!.length === 0),
+      };
+    }
+    if (selection.limit <= 0 || selection.after >= selection.through) return { found: [], notFound: [] };
+    const found = await dead.getAll(IDBKeyRange.bound(selection.after, selection.through, true, false), selection.limit);
+    return { found, notFound: [], ...(found.length ? { last: found[found.length - 1]!.seq } : {}) };
   }
 
   return {
@@ -971,6 +1021,73 @@ export function openStore(options: StoreOptions = {}): Store {
       // (Per destination: queuedByDestination.)
       const { destinations: _, ...counters } = { ...ZERO, ...(await database.get('meta', 'counters')) };
       return counters;
+    },
+
+    async readDead(limit, before) {
+      const records: DeadRecord[] = [];
+      if (limit <= 0) return records;
+      const database = await db();
+      const tx = database.transaction('dead');
+      let cursor = await tx.store.openCursor(before === undefined ? null : IDBKeyRange.upperBound(before, true), 'prev');
+      while (cursor) {
+        records.push(cursor.value);
+        cursor = records.length < limit ? await cursor.continue() : null;
+      }
+      await tx.done;
+      return records;
+    },
+
+    requeue(selection, maxQueueSize) {
+      return write(async (tx, counters) => {
+        const { found, notFound, last } = await selectDead(tx, selection);
+        const out: RequeueOutcome = { requeued: [], alreadyQueued: [], queueFull: [], notFound, ...(last !== undefined ? { last } : {}) };
+        if (found.length === 0) return out;
+        // Queued already (by id, or every key; delivered keys do not count: this send is asked for).
+        const { duplicates, keys } = await againstQueued(tx, found, Number.POSITIVE_INFINITY, true);
+        const room = Math.max(0, maxQueueSize - counters.queued);
+        const candidates: DeadRecord[] = [];
+        for (const r of found) {
+          if (duplicates.has(r.id)) out.alreadyQueued.push(r.id);
+          else if (candidates.length < room) candidates.push(r);
+          else out.queueFull.push(r.id);
+        }
+        const refused = new Set(
+          await addToQueue(
+            tx,
+            candidates.map((r) => {
+              const k = r.keys ? keys.get(r.id) : undefined;
+              return { id: r.id, url: r.url, body: r.body, ...(k?.length ? { keys: k } : {}) };
+            }),
+            now(),
+          ),
+        );
+        const dead = tx.objectStore('dead');
+        for (const r of candidates) {
+          // (A unique index of `queue` refused it: the same id or key twice among these.)
+          if (refused.has(r.id)) {
+            out.alreadyQueued.push(r.id);
+            continue;
+          }
+          void dead.delete(r.seq);
+          out.requeued.push(r.id);
+          countQueued(counters, r.url, 1);
+        }
+        counters.queued += out.requeued.length;
+        counters.deadLettered = Math.max(0, counters.deadLettered - out.requeued.length);
+        if (out.requeued.length) counters.requeued = (counters.requeued ?? 0) + out.requeued.length;
+        return out;
+      });
+    },
+
+    discard(selection) {
+      return write(async (tx, counters) => {
+        const { found, notFound, last } = await selectDead(tx, selection);
+        const dead = tx.objectStore('dead');
+        await Promise.all(found.map((r) => dead.delete(r.seq)));
+        counters.deadLettered = Math.max(0, counters.deadLettered - found.length);
+        if (found.length) counters.discarded = (counters.discarded ?? 0) + found.length;
+        return { discarded: [...new Set(found.map((r) => r.id))], notFound, ...(last !== undefined ? { last } : {}) };
+      });
     },
 
     async deadLetters(limit = 100) {
