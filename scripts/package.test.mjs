@@ -30,7 +30,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
  * fallback does (endpointsFromQuery, each entry parsed). Lower it as the entry shrinks;
  * raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 3712;
+const PAGE_BUDGET_GZIP_BYTES = 3840;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [
