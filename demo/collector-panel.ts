@@ -23,6 +23,10 @@ const MODES: Record<string, { mode: Mode; done: string }> = {
     done: 'Collector answers 429 with Retry-After: 5: the outbox waits 5 s between tries.',
   },
   slow: { mode: { kind: 'slow', ms: 1000 }, done: 'Collector answers 200 after 1 s: watch “In flight”.' },
+  '400': {
+    mode: { kind: 'status', status: 400 },
+    done: 'Collector answers 400: events are refused for good and go to the dead letters, listed below the outbox events.',
+  },
 };
 
 const ui = {

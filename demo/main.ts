@@ -7,6 +7,7 @@
 import type { EventDispatcherResponse } from '@optimizely/optimizely-sdk';
 import { createDispatcher } from '../src/index';
 import { startCollectorPanel } from './collector-panel';
+import { startDeadLettersPanel } from './dead-letters-panel';
 import { $, count, el, errorText, getJson, setStatus } from './dom';
 import { EVENT_KEY, FLAG_KEY, createOptimizely } from './optimizely';
 import { type Backoff, startOutboxPanel } from './outbox-panel';
@@ -168,6 +169,7 @@ async function main(): Promise<void> {
   void watchWorker();
 
   const outbox = startOutboxPanel(dispatcher, backoff);
+  startDeadLettersPanel(dispatcher, () => void outbox.poll());
   startCollectorPanel(config.collectorUrl, (mode) => {
     if (mode === 'up') void outbox.poll();
   });

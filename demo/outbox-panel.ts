@@ -231,6 +231,8 @@ export function startOutboxPanel(dispatcher: Dispatcher, backoff: Backoff) {
   });
   dispatcher.on('dead-letter', (detail) => logEvent('dead-letter', detail));
   dispatcher.on('dropped', (detail) => logEvent('dropped', detail));
+  dispatcher.on('requeued', (detail) => logEvent('requeued', detail));
+  dispatcher.on('discarded', (detail) => logEvent('discarded', detail));
 
   setInterval(() => void poll(), 1000);
   setInterval(renderStats, 200); // the countdown ticks between polls
@@ -269,6 +271,10 @@ function describe<K extends OutboxEventName>(name: K, detail: OutboxEvents[K]): 
       const d = detail as OutboxEvents['dropped'];
       return `${n(d.ids)} dropped (${d.reason})`;
     }
+    case 'requeued':
+      return `${n((detail as OutboxEvents['requeued']).ids)} sent again (back in the queue)`;
+    case 'discarded':
+      return `${n((detail as OutboxEvents['discarded']).ids)} discarded`;
     default: {
       const s = detail as Stats;
       return `queued ${s.queued}, in flight ${s.inFlight}, delivered ${s.delivered}`;

@@ -121,3 +121,62 @@ test('the demo, driven by hand: outage, retries, recovery, offline reload', asyn
   await page.screenshot({ path: screenshot, fullPage: true });
   await testInfo.attach('demo', { path: screenshot, contentType: 'image/png' });
 });
+
+/** How many times the collector answered 2xx for each event uuid. */
+function deliveredByUuid(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of demo.collector.log) {
+    if (typeof r.status !== 'number' || r.status < 200 || r.status >= 300) continue;
+    for (const v of JSON.parse(r.body).visitors)
+      for (const s of v.snapshots) for (const e of s.events) counts.set(e.uuid, (counts.get(e.uuid) ?? 0) + 1);
+  }
+  return counts;
+}
+
+test('the demo: a 400 collector fills the dead letters; send one again, discard the rest', async ({ page }) => {
+  await page.goto(`${demo.origin}/?baseMs=250&maxMs=2000`);
+  await expect(page.locator('#status')).toContainText('Ready');
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  const rows = page.locator('#dead-letters tr[data-id]');
+  await expect(page.locator('#dead-letters')).toContainText('No dead letters.');
+
+  // The collector refuses for good: three conversions become dead letters, listed newest first.
+  await page.getByRole('radio', { name: /^400/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector answers 400');
+  await page.getByLabel('User id').fill('ada');
+  const track = page.getByRole('button', { name: 'Track conversion' });
+  for (let i = 0; i < 3; i++) await track.click();
+  await expect(rows).toHaveCount(3);
+  await expect(stat(page, 'deadLettered')).toHaveText('3');
+  await expect(rows.first()).toContainText('400');
+  await expect(rows.first()).toContainText('http-4xx');
+  await expect(rows.first().locator('td').nth(2)).toHaveText('1');
+  await expect(rows.first().locator('td').nth(2)).toHaveAttribute('title', /^\d\d:\d\d:\d\d–\d\d:\d\d:\d\d$/);
+  const uuidIn = async (row: import('@playwright/test').Locator) =>
+    /^purchase (\S+)\n/.exec((await row.locator('td.event').getAttribute('title')) ?? '')![1]!;
+  const retried = await uuidIn(rows.first());
+  expect(deliveredByUuid().get(retried)).toBeUndefined();
+
+  // Fixed: send the newest one again; it is delivered once, the others stay.
+  await page.getByRole('radio', { name: /^Up/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is up');
+  await rows.first().getByRole('button', { name: 'Send again' }).click();
+  await expect(page.locator('#dead-status')).toContainText('Sent again: 1 back in the queue');
+  await expect(rows).toHaveCount(2);
+  await expect.poll(() => deliveredByUuid().get(retried)).toBe(1);
+  await expect(stat(page, 'requeued')).toHaveText('1');
+  await expect(page.locator('#events')).toContainText('1 event sent again');
+
+  // Discard the rest: gone, and a reload still shows none.
+  const discarded = await Promise.all([uuidIn(rows.nth(0)), uuidIn(rows.nth(1))]);
+  await page.getByRole('button', { name: 'Discard all' }).click();
+  await expect(page.locator('#dead-status')).toContainText('Discarded 2 for good');
+  await expect(page.locator('#dead-letters')).toContainText('No dead letters.');
+  await expect(stat(page, 'discarded')).toHaveText('2');
+  await expect(stat(page, 'deadLettered')).toHaveText('0');
+  await page.reload();
+  await expect(stat(page, 'discarded')).toHaveText('2');
+  await expect(page.locator('#dead-letters')).toContainText('No dead letters.');
+  await page.waitForTimeout(500);
+  for (const uuid of discarded) expect(deliveredByUuid().get(uuid)).toBeUndefined();
+});
