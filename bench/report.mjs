@@ -125,10 +125,10 @@ export function buildSummary(run) {
       s: summarize(values((r) => r.drainOn.eventsPerSec)),
       digits: 0,
     },
-    ...[
+    .../** @type {[string, string][]} */ ([
       ['off', 'besideOff'],
       [batchingOn, 'besideOn'],
-    ].map(([mode, key]) => ({
+    ]).map(([mode, key]) => ({
       label: `drain beside a destination down (hanging): sw-outbox, batching ${mode}`,
       events: cfg.drainOurs,
       unit: 'events/s',
@@ -336,10 +336,10 @@ export function buildSummary(run) {
       goal: { op: '≥', value: 0.6 },
     },
     ...drainRatios('drain: ', '', { off: 'drainOff', on: 'drainOn', workbox: 'drainWorkbox', fetch: 'fetchCeiling' }),
-    ...[
+    .../** @type {[string, string, string][]} */ ([
       ['off', 'besideOff', 'drainOff'],
       [batchingOn, 'besideOn', 'drainOn'],
-    ].map(([mode, beside, alone]) => ({
+    ]).map(([mode, beside, alone]) => ({
       label: `drain, batching ${mode}: beside a destination down / alone`,
       keys: [beside, alone],
       s: ratio(
@@ -388,10 +388,51 @@ export function buildSummary(run) {
       });
     }
   }
+  /**
+   * A/B (`--ab`): each sw-outbox row with the build under test (A) and with B, their ratio
+   * computed within each round (oriented so that above 100 % is A better), goal ≥ 95 %: no row
+   * more than 5 % worse.
+   */
+  const abRows = [
+    ['enqueueOurs', 'durable enqueue (events/s)', 'eventsPerSec'],
+    ['drainOff', 'drain, batching off (events/s)', 'eventsPerSec'],
+    ['drainOn', `drain, batching ${batchingOn} (events/s)`, 'eventsPerSec'],
+    ['relaunchOff', 'after a relaunch, batching off (events/s)', 'eventsPerSec'],
+    ['relaunchOn', `after a relaunch, batching ${batchingOn} (events/s)`, 'eventsPerSec'],
+    ['reconnect', `reconnect → ${cfg.reconnect} drained (ms)`, 'ms'],
+  ]
+    .filter(([key]) => run.selected.includes(key) && rounds.some((r) => r[`${key}B`]))
+    .map(([key, label, metric]) => {
+      const higher = metric !== 'ms';
+      const a = (/** @type {any} */ r) => r[/** @type {string} */ (key)][/** @type {string} */ (metric)];
+      const b = (/** @type {any} */ r) => r[`${key}B`][/** @type {string} */ (metric)];
+      return {
+        label: /** @type {string} */ (label),
+        key: /** @type {string} */ (key),
+        a: summarize(values(a)),
+        b: summarize(values(b)),
+        s: higher ? ratio(a, b) : ratio(b, a),
+        goal: { op: '≥', value: 0.95 },
+      };
+    });
+  const heapB = /** @type {any[]} */ (run.heapB ?? []);
+  for (const mode of heapB.length ? heapModes.map((h) => h.mode) : []) {
+    const a = summarize(heapRuns.filter((h) => h.batching === mode).map((h) => h.peakGrowthMB));
+    const b = summarize(heapB.filter((h) => h.batching === mode).map((h) => h.peakGrowthMB));
+    abRows.push({
+      label: `worker heap peak draining ${cfg.heapEvents}, batching ${mode} (MB; one run, for information)`,
+      key: 'heap',
+      a,
+      b,
+      s: a && b ? summarize([b.median / a.median]) : null,
+      goal: /** @type {any} */ (undefined),
+    });
+  }
   return {
+    ab: abRows.map((x) => ({ ...x, met: x.goal && x.s ? compare(x.s.median, x.goal.op, x.goal.value) : undefined })),
     measurements: measurements.map((/** @type {{why?: string} & typeof measurements[number]} */ m) => ({
       ...m,
-      why: m.s ? undefined : (m.why ?? why(m.key)),
+      why: m.s ? undefined : (m.why ?? why(/** @type {string} */ (m.key))),
     })),
     ratios: ratios.map((x) => ({
       ...x,
@@ -511,6 +552,29 @@ export function renderMarkdown(run, summary) {
           `| ${x.label} | ${fmtRatio(x.s.median, x.fmt)} | ${fmtRatio(x.s.min, x.fmt)} | ${fmtRatio(x.s.max, x.fmt)} | ${goal} | ${status} |`,
         );
       }
+    }
+  }
+  if (summary.ab?.length) {
+    const b = m.ab ?? {};
+    lines.push('');
+    lines.push(`## A/B: this build (A) against ${cell(String(b.ref))} (B, ${b.commit}, sw.js sha256 ${b.swHash})`);
+    lines.push('');
+    lines.push(
+      'Both sides in every round, adjacent (A first in odd rounds, B first in even ones); ratio within each round, above 100 % = A better.',
+    );
+    lines.push('');
+    lines.push('| row | A median | B median | A vs B: median | min | max | goal | status |');
+    lines.push('|---|---:|---:|---:|---:|---:|---|---|');
+    for (const x of summary.ab) {
+      const digits = x.key === 'heap' ? 1 : 0;
+      const v = (/** @type {any} */ s) => (s ? num(s.median, digits) : 'no data');
+      const goal = x.goal ? fmtGoal(x.goal, '%') : '—';
+      const status = x.goal ? (x.s ? (x.met ? 'met' : '**not met**') : 'not measured') : '';
+      lines.push(
+        x.s
+          ? `| ${x.label} | ${v(x.a)} | ${v(x.b)} | ${fmtRatio(x.s.median, '%')} | ${fmtRatio(x.s.min, '%')} | ${fmtRatio(x.s.max, '%')} | ${goal} | ${status} |`
+          : `| ${x.label} | ${v(x.a)} | ${v(x.b)} | | | | ${goal} | ${status} |`,
+      );
     }
   }
   lines.push('');

@@ -13,7 +13,7 @@ import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startStaticServer } from '../e2e/static-server.mjs';
 import { browserVersion, openContext } from './browser.mjs';
-import { buildBench, root, site } from './build.mjs';
+import { buildBench, buildVariant, root, site } from './build.mjs';
 import { startCollector } from './collector.mjs';
 import { EVENT_BYTES } from './events.js';
 import { buildSummary, renderMarkdown } from './report.mjs';
@@ -65,6 +65,9 @@ const USAGE = `usage: npm run bench -- [options]
   --no-build              use dist/ as it is (skip npm run build)
   --only a,b              only these groups: ${GROUPS.join(', ')}
   --heap-events N         backlog drained while sampling the worker heap (default ${DEFAULTS.heapEvents})
+  --ab REV                A/B in the same run: every sw-outbox measurement also with the ready-made worker
+                          of git revision REV (or a built sw.js file), interleaved (A then B in odd rounds,
+                          B then A in even ones); the table gains A/B ratios (goal: no row more than 5 % worse)
   --heap-batching MODE    both (off, the default of the library, then optimizely; the default here), auto (optimizely when the worker knows it, else off), off, optimizely
   --<key> N               any count, e.g. --drainOurs 5000 (keys: ${Object.keys(DEFAULTS)
     .filter((k) => typeof DEFAULTS[/** @type {keyof typeof DEFAULTS} */ (k)] === 'number')
@@ -76,6 +79,8 @@ function parseArgs(argv) {
   let quick = false;
   let buildLib = true;
   let only = [...GROUPS];
+  /** @type {string | undefined} */
+  let ab;
   /** @type {Record<string, unknown>} */
   const overrides = {};
   for (let i = 0; i < argv.length; i++) {
@@ -92,6 +97,7 @@ function parseArgs(argv) {
     };
     if (arg === '--quick') quick = true;
     else if (arg === '--no-build') buildLib = false;
+    else if (arg === '--ab') ab = value();
     else if (arg === '--rounds') overrides.rounds = count();
     else if (arg === '--heap-events') overrides.heapEvents = count();
     else if (arg === '--heap-batching') {
@@ -110,7 +116,7 @@ function parseArgs(argv) {
     } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
   Object.assign(cfg, quick ? QUICK : {}, overrides);
-  return { cfg, quick, buildLib, only };
+  return { cfg, quick, buildLib, only, ab };
 }
 
 const log = (/** @type {string} */ message) => process.stderr.write(`[bench] ${message}\n`);
@@ -124,7 +130,7 @@ export async function main(argv) {
     console.error(/** @type {Error} */ (error).message);
     return 2;
   }
-  const { cfg, quick, buildLib, only } = args;
+  const { cfg, quick, buildLib, only, ab } = args;
   const started = performance.now();
   const startedAt = new Date();
 
@@ -139,6 +145,16 @@ export async function main(argv) {
   }
   log('building the bench pages and the workbox peer worker');
   await buildBench();
+  /** @type {{ref: string, commit: string, swHash?: string} | undefined} */
+  let variant;
+  if (ab) {
+    try {
+      variant = buildVariant(ab, log);
+    } catch (error) {
+      console.error(`bench: --ab ${ab}: ${/** @type {Error} */ (error).message}`);
+      return 1;
+    }
+  }
 
   const git = (/** @type {string[]} */ a) => {
     try {
@@ -166,11 +182,19 @@ export async function main(argv) {
         .digest('hex')
         .slice(0, 12),
       eventBytes: EVENT_BYTES,
+      ab: variant && {
+        ...variant,
+        swHash: createHash('sha256')
+          .update(readFileSync(join(site, 'sw-b.js')))
+          .digest('hex')
+          .slice(0, 12),
+      },
       loadStart: os.loadavg(),
     },
     sizes: null,
     rounds: [],
     heap: [],
+    heapB: [],
     errors: [],
   };
   const selected = new Set(only);
@@ -197,6 +221,8 @@ export async function main(argv) {
   const server = await startStaticServer({ roots: { '/': site } });
   /** @type {import('./scenarios.mjs').Env} */
   const env = { collector, origin: server.origin, cfg };
+  /** The B side of an A/B run: the same measurements with /sw-b.js. */
+  const envB = variant ? { ...env, sw: '/sw-b.js' } : undefined;
   run.workerOptions = scenarios.workerOptions(env);
   {
     const probe = await openContext();
@@ -229,15 +255,24 @@ export async function main(argv) {
       /** @type {Record<string, any>} */
       const r = { round, load: os.loadavg() };
       const at = (/** @type {string} */ name) => `round ${round}/${cfg.rounds} ${name}`;
+      /**
+       * A sw-outbox measurement: with the build under test (A) into r[key], and in an A/B run
+       * also with B into r[key + 'B'], A first in odd rounds and B first in even ones.
+       * @param {string} key @param {string} where @param {(e: typeof env) => Promise<any>} fn
+       */
+      const ours = async (key, where, fn) => {
+        const sides = !envB ? [env] : round % 2 ? [env, envB] : [envB, env];
+        for (const e of sides) r[e === envB ? `${key}B` : key] = await attempt(at(e === envB ? `${where} [B]` : where), () => fn(e));
+      };
       if (perRound.includes('main')) r.main = await attempt(at('main thread'), () => scenarios.mainThread(env));
       if (perRound.includes('enqueueOurs')) {
-        r.enqueueOurs = await attempt(at('enqueue sw-outbox'), () => scenarios.enqueueOurs(env));
+        await ours('enqueueOurs', 'enqueue sw-outbox', (e) => scenarios.enqueueOurs(e));
         r.enqueueWorkbox = await attempt(at('enqueue workbox'), () => scenarios.enqueueWorkbox(env));
         r.ceiling = await attempt(at('IndexedDB ceiling'), () => scenarios.ceiling(env));
       }
       if (perRound.includes('drainOff')) {
-        r.drainOff = await attempt(at('drain batching off'), () => scenarios.drainOurs(env, 'off', cfg.drainOurs));
-        r.drainOn = await attempt(at('drain batching optimizely'), () => scenarios.drainOurs(env, 'optimizely', cfg.drainOurs));
+        await ours('drainOff', 'drain batching off', (e) => scenarios.drainOurs(e, 'off', cfg.drainOurs));
+        await ours('drainOn', 'drain batching optimizely', (e) => scenarios.drainOurs(e, 'optimizely', cfg.drainOurs));
         r.drainWorkbox = await attempt(at('drain workbox replay'), () => scenarios.drainWorkbox(env));
         r.fetchCeiling = await attempt(at('bare fetch ceiling'), () => scenarios.fetchCeiling(env));
         r.besideOff = await attempt(at('drain beside a destination down, batching off'), () =>
@@ -248,11 +283,9 @@ export async function main(argv) {
         );
       }
       if (perRound.includes('relaunchOff')) {
-        r.relaunchOff = await attempt(at('relaunched, no debugger: batching off'), () =>
-          scenarios.relaunch(env, 'ours', 'off', cfg.drainOurs),
-        );
-        r.relaunchOn = await attempt(at('relaunched, no debugger: batching optimizely'), () =>
-          scenarios.relaunch(env, 'ours', 'optimizely', cfg.drainOurs),
+        await ours('relaunchOff', 'relaunched, no debugger: batching off', (e) => scenarios.relaunch(e, 'ours', 'off', cfg.drainOurs));
+        await ours('relaunchOn', 'relaunched, no debugger: batching optimizely', (e) =>
+          scenarios.relaunch(e, 'ours', 'optimizely', cfg.drainOurs),
         );
         r.relaunchWorkbox = await attempt(at('relaunched, no debugger: workbox replay'), () =>
           scenarios.relaunch(env, 'workbox', 'off', cfg.drainWorkbox),
@@ -262,7 +295,7 @@ export async function main(argv) {
         );
       }
       if (perRound.includes('reconnect')) {
-        r.reconnect = await attempt(at('reconnect'), () => scenarios.drainOurs(env, 'optimizely', cfg.reconnect, 'reconnect'));
+        await ours('reconnect', 'reconnect', (e) => scenarios.drainOurs(e, 'optimizely', cfg.reconnect, 'reconnect'));
       }
       run.rounds.push(r);
     }
@@ -285,6 +318,13 @@ export async function main(argv) {
           result = await attempt(`${where}, batching ${mode}`, () => scenarios.heap(env, mode));
         }
         run.heap.push(result);
+        if (envB) {
+          for (const mode of /** @type {('off' | 'optimizely')[]} */ (
+            cfg.heapBatching === 'both' ? ['off', 'optimizely'] : [result.batching ?? 'off']
+          )) {
+            run.heapB.push(await attempt(`${where}, batching ${mode} [B]`, () => scenarios.heap(envB, mode)));
+          }
+        }
       }
     }
   } finally {

@@ -17,7 +17,9 @@ import { summarize } from './report.mjs';
  *   drainOurs: number, drainWorkbox: number, fetchCeiling: number, reconnect: number, relaunchSettleMs: number,
  *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto' | 'both', heapChunk: number, heapSampleMs: number,
  * }} Config
- * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config}} Env
+ * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config, sw?: string}} Env
+ *   `sw`: the path of the ready-made worker under measurement (default `/sw.js`; `/sw-b.js` is
+ *   the B build of an A/B run, see `--ab` in run.mjs)
  * @typedef {import('@playwright/test').Page} Page
  */
 
@@ -36,8 +38,12 @@ export function workerOptions(/** @type {Env} */ env, /** @type {Record<string, 
   };
 }
 
+/** @param {Env} env */
+const swPath = (env) => env.sw ?? '/sw.js';
+
 /** @param {Env} env @param {Record<string, string | number>} [extra] */
-const swUrl = (env, extra) => `/sw.js?${new URLSearchParams(Object.entries(workerOptions(env, extra)).map(([k, v]) => [k, String(v)]))}`;
+const swUrl = (env, extra) =>
+  `${swPath(env)}?${new URLSearchParams(Object.entries(workerOptions(env, extra)).map(([k, v]) => [k, String(v)]))}`;
 
 let serial = 0;
 /** A scenario id unique in this run (the collector counts per id). @param {string} name */
@@ -404,7 +410,7 @@ async function reconnectAndWait(env, context, id, n, extra) {
   // BENCH_CPU_PROFILE=<dir>: a CPU profile of the service worker over the drain, written
   // there (open it in Chrome DevTools), and its top functions by self time printed.
   const profileDir = process.env.BENCH_CPU_PROFILE;
-  const profiler = profileDir && (extra.batching ? await workerSession(context, `${env.origin}/sw.js`) : undefined);
+  const profiler = profileDir && (extra.batching ? await workerSession(context, `${env.origin}${swPath(env)}`) : undefined);
   if (profiler) {
     await profiler.send('Profiler.enable');
     await profiler.send('Profiler.start');
@@ -528,7 +534,7 @@ export async function heap(env, batching) {
       }
       const stats = await page.evaluate(() => window.bench.stats());
       if (stats.queued < n) throw new Error(`heap: only ${stats.queued} queued before reconnecting`);
-      const worker = await workerSession(context, `${env.origin}/sw.js`);
+      const worker = await workerSession(context, `${env.origin}${swPath(env)}`);
       try {
         /** @returns {Promise<{used: number, embedder: number, total: number}>} */
         const usage = async () => {
