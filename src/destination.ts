@@ -12,6 +12,21 @@ export function destinationOf(url: string): string {
   return match ? match[0].toLowerCase() : url;
 }
 
+/**
+ * At most `share` records of each destination, in their order: a read shared fairly, so
+ * that one destination's backlog does not fill a page that another's events wait for.
+ */
+export function capPerDestination<R extends { url: string }>(records: R[], share: number | undefined): R[] {
+  if (share === undefined) return records;
+  const taken = new Map<string, number>();
+  return records.filter((r) => {
+    const key = destinationOf(String(r.url));
+    const n = taken.get(key) ?? 0;
+    taken.set(key, n + 1);
+    return n < share;
+  });
+}
+
 /** A destination held back by delivery failures, persisted so that a restarted worker keeps it (a `Retry-After` above all). */
 export interface DestinationHold {
   /** Nothing is sent to it before this (epoch ms). */

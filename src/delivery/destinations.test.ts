@@ -127,6 +127,28 @@ describe('flusher: destinations are independent', () => {
     expect(t.sentTo(A)).toEqual(['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
   });
 
+  it('fair share within a page: both backlogs queued before the first read, the first page holds both destinations', async () => {
+    const t = setup({ concurrency: 1, pageSize: 50 });
+    const gates: (() => void)[] = [];
+    t.answers.set(A, () => new Promise<SendResult>((ok) => gates.push(() => ok(OK))));
+    const readDue = vi.spyOn(t.store, 'readDue');
+    await t.enqueue(A, ...Array.from({ length: 2000 }, (_, i) => `a${i}`));
+    await t.enqueue(B, ...Array.from({ length: 30 }, (_, i) => `b${i}`));
+    void t.flusher.kick();
+    // All of B is delivered while A's first request is still out.
+    await vi.waitFor(() => expect(t.sentTo(B)).toHaveLength(30));
+    expect(t.sentTo(A)).toEqual(['a0']);
+    // The first page: half each (25 + 25), though A's 2,000 come first in the queue.
+    const first = (await readDue.mock.results[0]!.value) as { url: string }[];
+    expect(first.filter((r) => r.url.startsWith(A))).toHaveLength(25);
+    expect(first.filter((r) => r.url.startsWith(B))).toHaveLength(25);
+    // No page holds more of A than its share, nor more than a page ahead of A's one lane.
+    for (const r of readDue.mock.results)
+      expect(((await r.value) as { url: string }[]).filter((x) => x.url.startsWith(A)).length).toBeLessThanOrEqual(25);
+    gates.shift()!();
+    await vi.waitFor(() => expect(t.sentTo(A)).toEqual(['a0', 'a1']));
+  });
+
   it('offline holds every destination without growing anyone\u2019s backoff', async () => {
     const t = setup();
     await t.enqueue(A, 'a1');

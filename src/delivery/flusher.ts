@@ -250,13 +250,18 @@ export function createFlusher(o: FlusherOptions): Flusher {
         }
         const skip = new Set<string>();
         for (const d of dests.values()) if (held(d, now) || d.feed.length > 0 || (d.probing && d.active > 0)) skip.add(d.key);
+        // (Taken first: what is read now, sent or being written may settle while we look.)
+        const exclude = unsettled.size ? new Set(unsettled) : undefined;
+        const open = Object.entries(await o.store.queuedByDestination()).filter(([key, n]) => n > 0 && !skip.has(key)).length;
         // Nothing queued but for destinations passed over: no read (one small record instead).
-        if (skip.size && Object.keys(await o.store.queuedByDestination()).every((key) => skip.has(key))) break;
-        const due = await o.store.readDue(now, o.pageSize, unsettled.size ? new Set(unsettled) : undefined, skip.size ? skip : undefined);
+        if (skip.size && open === 0) break;
+        // A page shared by the destinations with events queued: one's backlog does not fill it.
+        const share = open > 1 ? Math.ceil(o.pageSize / open) : undefined;
+        const due = await o.store.readDue(now, o.pageSize, exclude, skip.size ? skip : undefined, share);
         if (stopped) break;
         if (due.length) distribute(due.sort((a, b) => a.seq - b.seq));
-        // A short page had everything due for the destinations read: read again only if asked to.
-        more = due.length >= o.pageSize || readAgain;
+        // A short page had everything due for the destinations read (or their shares): read again only if asked to.
+        more = due.length >= o.pageSize || (share !== undefined && due.length > 0) || readAgain;
       }
     } catch (error) {
       failure ??= { error };

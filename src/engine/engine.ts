@@ -93,8 +93,9 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     batch: opts.batching === 'optimizely' ? { maxVisitors: opts.batchMaxVisitors, maxBytes: opts.batchMaxBytes } : undefined,
     pageSize:
       opts.batching === 'optimizely'
-        ? // A batch for every lane (the next page is read while this one is sent).
-          Math.min(1000, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
+        ? // A batch for every lane (the next page is read while this one is sent); at most
+          // 2,500 records (~2.5 MB of ~1 KB events) in a page.
+          Math.min(2500, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
         : Math.max(50, opts.concurrency * 16),
     now: Date.now,
     random: Math.random,

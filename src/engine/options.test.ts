@@ -26,7 +26,7 @@ describe('resolveOptions defaults', () => {
     overflow: 'drop-oldest',
     timeoutMs: 30_000,
     batching: 'off',
-    batchMaxVisitors: 100,
+    batchMaxVisitors: 250,
     batchMaxBytes: 262_144,
     dedupeWindowMs: 86_400_000,
     credentials: 'omit',

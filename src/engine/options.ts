@@ -46,7 +46,10 @@ export interface OutboxOptions {
    * @default 'off'
    */
   batching?: 'off' | 'optimizely';
-  /** With batching: most visitors in one request. @default 100 */
+  /**
+   * With batching: most visitors in one request (with ~1 KB events, `batchMaxBytes` is
+   * reached near 250 as well). @default 250
+   */
   batchMaxVisitors?: number;
   /** With batching: largest merged body, in UTF-8 bytes. @default 262144 */
   batchMaxBytes?: number;
@@ -101,7 +104,7 @@ export const DEFAULTS: Omit<ResolvedOptions, 'endpoints'> = {
   overflow: 'drop-oldest',
   timeoutMs: 30_000,
   batching: 'off',
-  batchMaxVisitors: 100,
+  batchMaxVisitors: 250,
   batchMaxBytes: 256 * 1024,
   dedupeWindowMs: 24 * 3600_000,
   credentials: 'omit',

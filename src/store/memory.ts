@@ -9,7 +9,7 @@
 //   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
 import { OutboxError } from '../errors.js';
-import { type DestinationHold, destinationOf } from '../destination.js';
+import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
 import {
   type Counters,
   type DeadRecord,
@@ -174,11 +174,12 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       });
     },
 
-    readDue(at, limit, exclude, skip) {
+    readDue(at, limit, exclude, skip, share) {
       return run(() =>
-        [...queue.values()]
-          .filter((r) => r.nextAttemptAt <= at && !exclude?.has(r.seq) && !skip?.has(destinationOf(r.url)))
-          .sort(byDue)
+        capPerDestination(
+          [...queue.values()].filter((r) => r.nextAttemptAt <= at && !exclude?.has(r.seq) && !skip?.has(destinationOf(r.url))).sort(byDue),
+          share,
+        )
           .slice(0, Math.max(0, limit))
           .map((r) => ({ ...r })),
       );

@@ -12,7 +12,7 @@
 import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { urlTag } from '../delivery/batching.js';
 import type { Hold } from '../delivery/policy.js';
-import { type DestinationHold, destinationOf } from '../destination.js';
+import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
 import { OutboxError } from '../errors.js';
 import type { DeadLetterReason, DiscardResult, RequeueResult } from '../protocol.js';
 
@@ -218,9 +218,10 @@ export interface Store {
    * Up to `limit` events due at `now`, oldest due first, then in insertion order; none of
    * `exclude` (seqs), so that the next page can be read while one is in flight, and none
    * for the destinations of `skip` (held back, or with events enough in hand): their
-   * segments are not even read.
+   * segments are not even read; at most `share` per destination (a page shared by the
+   * destinations that have events due, so one's backlog does not fill it).
    */
-  readDue(now: number, limit: number, exclude?: ReadonlySet<number>, skip?: ReadonlySet<string>): Promise<QueuedRecord[]>;
+  readDue(now: number, limit: number, exclude?: ReadonlySet<number>, skip?: ReadonlySet<string>, share?: number): Promise<QueuedRecord[]>;
   /** Applies delivery outcomes. Resolves to ids dropped from the dead-letter store. */
   settle(settlements: Settlement[]): Promise<{ applied: number; droppedIds: string[] }>;
   /** Makes events held for these reasons due at `now`. Returns how many. */
@@ -856,7 +857,7 @@ export function openStore(options: StoreOptions = {}): Store {
       });
     },
 
-    async readDue(at, limit, exclude, skip) {
+    async readDue(at, limit, exclude, skip, share) {
       if (limit <= 0) return []; // (getAll reads everything for a count of 0)
       const database = await db();
       const tx = database.transaction(['queue', 'fresh', 'spent'] as StoreName[], 'readonly');
@@ -868,13 +869,18 @@ export function openStore(options: StoreOptions = {}): Store {
         const index = tx.objectStore('queue').index('nextAttemptAt');
         for (let count = limit + (exclude?.size ?? 0); ; count *= 4) {
           const due = await index.getAll(IDBKeyRange.upperBound(at), count);
+          // (Capped per destination after the reading stops as without a share: a retry
+          // backlog is not read whole to find another destination's retries behind it.)
           const kept = due.filter(wanted);
-          if (due.length < count || kept.length >= limit) return kept;
+          if (due.length < count || kept.length >= limit) return capPerDestination(kept, share);
         }
       };
-      const [retries, fresh] = await Promise.all([readRetries(), readFresh(tx, limit, (createdAt) => createdAt <= at, exclude, skip)]);
+      const [retries, fresh] = await Promise.all([
+        readRetries(),
+        readFresh(tx, limit, (createdAt) => createdAt <= at, exclude, skip, share),
+      ]);
       await tx.done;
-      return [...retries, ...fresh].sort(byDue).slice(0, limit);
+      return capPerDestination([...retries, ...fresh].sort(byDue), share).slice(0, limit);
     },
 
     settle(settlements) {
@@ -1147,19 +1153,26 @@ async function readFresh(
   take: (createdAt: number) => boolean,
   exclude?: ReadonlySet<number>,
   skip?: ReadonlySet<string>,
+  share = Number.POSITIVE_INFINITY,
 ): Promise<QueuedRecord[]> {
   const records: QueuedRecord[] = [];
+  const taken = new Map<string, number>();
+  const full = (key: string) => (taken.get(key) ?? 0) >= share || !!skip?.has(key);
   let cursor = await tx.objectStore('spent').openCursor();
   while (cursor && records.length < limit && take(cursor.value.createdAt)) {
     const { seg, n, gone, dest } = cursor.value;
     const left = new Set(gone);
     if (exclude) for (let i = 0; i < n; i++) if (exclude.has(seg * SEGMENT + i)) left.add(i);
-    // A skipped destination's segment is not read (older segments, of no one destination, are).
-    if (left.size < n && !(dest !== undefined && skip?.has(dest))) {
+    // The segment of a destination skipped, or with its share taken, is not read (older
+    // segments, of no one destination, are).
+    if (left.size < n && !(dest !== undefined && full(dest))) {
       const segment = await tx.objectStore('fresh').get(seg);
       if (!segment) break;
       for (let i = 0; i < n && records.length < limit; i++) {
-        if (left.has(i) || (dest === undefined && skip?.size && skip.has(destinationOf(segment.events[i]!.url)))) continue;
+        if (left.has(i)) continue;
+        const key = dest ?? destinationOf(segment.events[i]!.url);
+        if (full(key)) continue;
+        taken.set(key, (taken.get(key) ?? 0) + 1);
         records.push(freshRecord(segment, i)!);
       }
     }
