@@ -44,171 +44,52 @@ export function buildSummary(run) {
   };
   const batchingOn = 'optimizely';
 
-  const measurements = [
-    {
-      label: 'main thread, burst in one task: dispatchEvent',
-      events: cfg.mainBurst,
-      unit: 'µs/event',
-      key: 'main',
-      s: summarize(values((r) => r.main.burst.dispatch.taskUs)),
-      digits: 1,
-    },
-    {
-      label: 'main thread, burst in one task: bare postMessage',
-      events: cfg.mainBurst,
-      unit: 'µs/event',
-      key: 'main',
-      s: summarize(values((r) => r.main.burst.post.taskUs)),
-      digits: 1,
-    },
-    {
-      label: 'main thread, one event per task: dispatchEvent',
-      events: cfg.mainTask,
-      unit: 'µs/event',
-      key: 'main',
-      s: summarize(values((r) => r.main.task.dispatch.taskUs)),
-      digits: 1,
-    },
-    {
-      label: 'main thread, one event per task: bare postMessage',
-      events: cfg.mainTask,
-      unit: 'µs/event',
-      key: 'main',
-      s: summarize(values((r) => r.main.task.post.taskUs)),
-      digits: 1,
-    },
-    {
-      label: 'durable enqueue: sw-outbox (acknowledged)',
-      events: cfg.enqueueOurs,
-      unit: 'events/s',
-      key: 'enqueueOurs',
-      s: summarize(values((r) => r.enqueueOurs.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'durable enqueue: workbox Queue.pushRequest',
-      events: cfg.enqueueWorkbox,
-      unit: 'events/s',
-      key: 'enqueueWorkbox',
-      s: summarize(values((r) => r.enqueueWorkbox.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'IndexedDB ceiling: puts in one transaction',
-      events: cfg.ceiling,
-      unit: 'events/s',
-      key: 'ceiling',
-      s: summarize(values((r) => r.ceiling.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'drain: sw-outbox, batching off',
-      events: cfg.drainOurs,
-      unit: 'events/s',
-      key: 'drainOff',
-      s: summarize(values((r) => r.drainOff.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'drain: sw-outbox, batching off',
-      events: cfg.drainOurs,
-      unit: 'requests/event',
-      key: 'drainOff',
-      s: summarize(values((r) => r.drainOff.requestsPerEvent)),
-      digits: 4,
-    },
-    {
-      label: `drain: sw-outbox, batching ${batchingOn}`,
-      events: cfg.drainOurs,
-      unit: 'events/s',
-      key: 'drainOn',
-      s: summarize(values((r) => r.drainOn.eventsPerSec)),
-      digits: 0,
-    },
-    .../** @type {[string, string][]} */ ([
-      ['off', 'besideOff'],
-      [batchingOn, 'besideOn'],
-    ]).map(([mode, key]) => ({
-      label: `drain beside a destination down (hanging): sw-outbox, batching ${mode}`,
-      events: cfg.drainOurs,
-      unit: 'events/s',
+  const on = batchingOn;
+  /**
+   * The measurement rows, in table order: [key of the round's result, label, events (config
+   * key), unit, path of the figure in the result, digits].
+   * @type {[string, string, string, string, string, number][]}
+   */
+  const rows = [
+    ['main', 'main thread, burst in one task: dispatchEvent', 'mainBurst', 'µs/event', 'burst.dispatch.taskUs', 1],
+    ['main', 'main thread, burst in one task: bare postMessage', 'mainBurst', 'µs/event', 'burst.post.taskUs', 1],
+    ['main', 'main thread, one event per task: dispatchEvent', 'mainTask', 'µs/event', 'task.dispatch.taskUs', 1],
+    ['main', 'main thread, one event per task: bare postMessage', 'mainTask', 'µs/event', 'task.post.taskUs', 1],
+    ['enqueueOurs', 'durable enqueue: sw-outbox (acknowledged)', 'enqueueOurs', 'events/s', 'eventsPerSec', 0],
+    ['enqueueWorkbox', 'durable enqueue: workbox Queue.pushRequest', 'enqueueWorkbox', 'events/s', 'eventsPerSec', 0],
+    ['ceiling', 'IndexedDB ceiling: puts in one transaction', 'ceiling', 'events/s', 'eventsPerSec', 0],
+    ['drainOff', 'drain: sw-outbox, batching off', 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['drainOff', 'drain: sw-outbox, batching off', 'drainOurs', 'requests/event', 'requestsPerEvent', 4],
+    ['drainOn', `drain: sw-outbox, batching ${on}`, 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['besideOff', 'drain beside a destination down (hanging): sw-outbox, batching off', 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['besideOn', `drain beside a destination down (hanging): sw-outbox, batching ${on}`, 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['drainOn', `drain: sw-outbox, batching ${on}`, 'drainOurs', 'requests/event', 'requestsPerEvent', 4],
+    ['drainWorkbox', 'drain: workbox Queue.replayRequests (sync)', 'drainWorkbox', 'events/s', 'eventsPerSec', 0],
+    ['fetchCeiling', 'bare fetch from a page, 6 in flight, no store, one request per event', 'fetchCeiling', 'events/s', 'eventsPerSec', 0],
+    ['relaunchOff', 'after a relaunch, no debugger: sw-outbox, batching off', 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['relaunchOn', `after a relaunch, no debugger: sw-outbox, batching ${on}`, 'drainOurs', 'events/s', 'eventsPerSec', 0],
+    ['relaunchOn', `after a relaunch, no debugger: sw-outbox, batching ${on}`, 'drainOurs', 'requests/event', 'requestsPerEvent', 4],
+    [
+      'relaunchWorkbox',
+      'after a relaunch, no debugger: workbox Queue.replayRequests (sync)',
+      'drainWorkbox',
+      'events/s',
+      'eventsPerSec',
+      0,
+    ],
+    ['relaunchFetch', 'after a relaunch, no debugger: bare fetch from a page, 6 in flight', 'fetchCeiling', 'events/s', 'eventsPerSec', 0],
+    ['reconnect', `reconnect → backlog drained (batching ${on})`, 'reconnect', 'ms', 'ms', 0],
+  ];
+  const measurements = rows
+    .filter(([key]) => run.selected.includes(key))
+    .map(([key, label, events, unit, path, digits]) => ({
+      label,
+      events: /** @type {number} */ (cfg[events]),
+      unit,
       key,
-      s: summarize(values((r) => r[key].eventsPerSec)),
-      digits: 0,
-    })),
-    {
-      label: `drain: sw-outbox, batching ${batchingOn}`,
-      events: cfg.drainOurs,
-      unit: 'requests/event',
-      key: 'drainOn',
-      s: summarize(values((r) => r.drainOn.requestsPerEvent)),
-      digits: 4,
-    },
-    {
-      label: 'drain: workbox Queue.replayRequests (sync)',
-      events: cfg.drainWorkbox,
-      unit: 'events/s',
-      key: 'drainWorkbox',
-      s: summarize(values((r) => r.drainWorkbox.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'bare fetch from a page, 6 in flight, no store, one request per event',
-      events: cfg.fetchCeiling,
-      unit: 'events/s',
-      key: 'fetchCeiling',
-      s: summarize(values((r) => r.fetchCeiling.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'after a relaunch, no debugger: sw-outbox, batching off',
-      events: cfg.drainOurs,
-      unit: 'events/s',
-      key: 'relaunchOff',
-      s: summarize(values((r) => r.relaunchOff.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: `after a relaunch, no debugger: sw-outbox, batching ${batchingOn}`,
-      events: cfg.drainOurs,
-      unit: 'events/s',
-      key: 'relaunchOn',
-      s: summarize(values((r) => r.relaunchOn.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: `after a relaunch, no debugger: sw-outbox, batching ${batchingOn}`,
-      events: cfg.drainOurs,
-      unit: 'requests/event',
-      key: 'relaunchOn',
-      s: summarize(values((r) => r.relaunchOn.requestsPerEvent)),
-      digits: 4,
-    },
-    {
-      label: 'after a relaunch, no debugger: workbox Queue.replayRequests (sync)',
-      events: cfg.drainWorkbox,
-      unit: 'events/s',
-      key: 'relaunchWorkbox',
-      s: summarize(values((r) => r.relaunchWorkbox.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: 'after a relaunch, no debugger: bare fetch from a page, 6 in flight',
-      events: cfg.fetchCeiling,
-      unit: 'events/s',
-      key: 'relaunchFetch',
-      s: summarize(values((r) => r.relaunchFetch.eventsPerSec)),
-      digits: 0,
-    },
-    {
-      label: `reconnect → backlog drained (batching ${batchingOn})`,
-      events: cfg.reconnect,
-      unit: 'ms',
-      key: 'reconnect',
-      s: summarize(values((r) => r.reconnect.ms)),
-      digits: 0,
-    },
-  ].filter((m) => run.selected.includes(m.key));
+      s: summarize(values((r) => path.split('.').reduce((v, p) => v[p], r[key]))),
+      digits,
+    }));
 
   const heapRuns = /** @type {any[]} */ (run.heap ?? []);
   /** Each batching mode measured, with its successful runs. */
