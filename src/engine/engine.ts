@@ -1,7 +1,7 @@
 // The outbox engine: answers protocol messages (enqueue, flush, stats, ...) with the
-// store and the flusher. The service worker (worker/outbox.ts) and the page-side
-// fallback for browsers without one (src/page/fallback.ts) are both thin hosts around
-// it, so both keep the same rules: validation, de-duplication, backoff, status classes,
+// store and the flusher. The service worker (worker/outbox.ts) and the fallback for
+// browsers without one (worker/fallback.ts: a dedicated worker that the page's
+// dispatcher starts where no service worker runs) are both thin hosts around it, so both keep the same rules: validation, de-duplication, backoff, status classes,
 // batching. No DOM and no service-worker globals here: the host supplies those.
 import { contentKeys } from '../delivery/batching.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
