@@ -85,9 +85,15 @@ export async function workerSession(context, scriptUrlPrefix) {
   let detached = false;
   /** @type {Map<number, {ok: (v: any) => void, fail: (e: Error) => void}>} */
   const pending = new Map();
+  /** @type {Map<string, (params: any) => void>} */
+  const listeners = new Map();
   root.on('Target.receivedMessageFromTarget', (event) => {
     if (event.sessionId !== sessionId) return;
     const message = JSON.parse(event.message);
+    if (message.method) {
+      listeners.get(message.method)?.(message.params);
+      return;
+    }
     const waiter = pending.get(message.id);
     if (!waiter) return;
     pending.delete(message.id);
@@ -112,6 +118,10 @@ export async function workerSession(context, scriptUrlPrefix) {
         pending.set(id, { ok, fail });
         root.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) }).catch(fail);
       });
+    },
+    /** One listener per CDP event of the worker (e.g. HeapProfiler.addHeapSnapshotChunk). @param {string} method @param {(params: any) => void} fn */
+    on(method, fn) {
+      listeners.set(method, fn);
     },
     async detach() {
       if (!detached) await root.send('Target.detachFromTarget', { sessionId }).catch(() => {});

@@ -4,7 +4,7 @@
 // another (context.setOffline() holds for every origin of a context).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchPlain, openContext, workerSession } from './browser.mjs';
@@ -569,8 +569,24 @@ export async function heap(env, batching) {
           await sampler;
         }
         if (samplerError) throw samplerError;
+        // The drain ends when the worker has written every outcome, not when the collector
+        // has the last request: its last settlements are in memory until then.
+        for (const deadline = performance.now() + 30_000; ; await sleep(50)) {
+          const s = await page.evaluate(() => window.bench.stats());
+          if (s.queued === 0) break; // (written in the same transaction as the last outcome)
+          if (performance.now() > deadline) throw new Error(`heap: ${s.queued} still queued 30 s after the collector had every event`);
+        }
         await worker.send('HeapProfiler.collectGarbage');
         const after = await usage();
+        // BENCH_HEAP_SNAPSHOT=<dir>: what is retained after the drain, as a .heapsnapshot (open it in DevTools' Memory panel).
+        if (process.env.BENCH_HEAP_SNAPSHOT) {
+          /** @type {string[]} */
+          const chunks = [];
+          worker.on('HeapProfiler.addHeapSnapshotChunk', (p) => chunks.push(p.chunk));
+          await worker.send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+          mkdirSync(process.env.BENCH_HEAP_SNAPSHOT, { recursive: true });
+          writeFileSync(join(process.env.BENCH_HEAP_SNAPSHOT, `${id}${env.sw === '/sw-b.js' ? '-B' : ''}.heapsnapshot`), chunks.join(''));
+        }
         const mb = (/** @type {number} */ bytes) => bytes / 2 ** 20;
         const peakUsed = Math.max(before.used, ...samples.map((s) => s.used));
         const peakAll = Math.max(before.used + before.embedder, ...samples.map((s) => s.used + s.embedder));
