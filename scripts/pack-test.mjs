@@ -13,13 +13,20 @@
 //   6. the same without the service worker API: the fallback (dist/fallback.js, copied by
 //      the app's Vite build) delivers 5 events dispatched offline;
 //   7. the real Optimizely SDK v6 and v5 (installed in the app) with the dispatcher: the
-//      collector gets their bodies byte for byte, each once; every answer is 202.
+//      collector gets their bodies byte for byte, each once; every answer is 202;
+//   8. real setups, in the same app: two destinations, the other one answering 503, hanging,
+//      refusing connections in turn → the healthy one's events delivered meanwhile, the other's
+//      once it recovers, each once; a 429 with Retry-After: 4 (backoff.maxMs 2000) → no request
+//      to it sooner, despite flush(); no service worker with app worker URLs carrying their own
+//      query (/sw.js?v=3, /sw.js?opts=…) → accepted and delivered; a 400 → dead letters listed,
+//      sent again once fixed (each once), and discarded.
 // Prints the packed size and the wall times; exits non-zero on any failure.
 // KEEP_PACK_TEST=1 keeps the temp folders.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumArgs, executablePath } from '../e2e/chromium.mjs';
 
@@ -109,8 +116,11 @@ try {
   const { startStaticServer } = await import(pathToFileURL(join(root, 'e2e/static-server.mjs')).href);
   const collector = await startCollector();
   closers.push(collector);
+  // A second destination (step 8), on another origin.
+  const other = await startCollector({ host: 'localhost' });
+  closers.push(other);
   t = performance.now();
-  execFileSync(process.execPath, ['build.mjs', collector.origin], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync(process.execPath, ['build.mjs', collector.origin, other.origin], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });
   step(`app built with Vite + injectManifest (${seconds(t)})`);
 
   // 4. Strict tsc, page and worker, Bundler and NodeNext.
@@ -238,6 +248,13 @@ try {
   step(
     `Chromium, real SDK v6 and v5: ${want.length} bodies delivered byte for byte, each once; every answer 202 (v5 callbacks, v6 promises) (${seconds(t)})`,
   );
+  // 8. Real setups (README "Delivery rules", "The fallback's options", dead letters).
+  t = performance.now();
+  await realSetups(context, browser, server.origin, collector, other);
+  step(
+    `Chromium, real setups: two destinations (503, hang, refused), Retry-After, app worker URLs with a query, dead letters (${seconds(t)})`,
+  );
+
   console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
 } catch (error) {
   failed = true;
@@ -268,8 +285,10 @@ import { Workbox } from 'workbox-window';
 
 // workbox-window's constructor needs the service worker API: without it, give the URL
 // (the dispatcher then runs its fallback).
-const wb = 'serviceWorker' in navigator ? new Workbox('/sw.js') : undefined;
-const dispatcher: Dispatcher = createDispatcher({ serviceWorker: wb ?? '/sw.js' });
+// (?sw=… : the app's worker URL with a query of its own, as apps register theirs.)
+const swUrl = new URLSearchParams(location.search).get('sw') ?? '/sw.js';
+const wb = 'serviceWorker' in navigator ? new Workbox(swUrl) : undefined;
+const dispatcher: Dispatcher = createDispatcher({ serviceWorker: wb ?? swUrl });
 void wb?.register();
 dispatcher.on('delivered', ({ ids, status }) => console.log('delivered', ids.length, status));
 export async function report(): Promise<Stats | string> {
@@ -335,6 +354,7 @@ import { cleanupOutdatedCaches, precacheAndRoute } from 'workbox-precaching';
 
 declare const self: ServiceWorkerGlobalScope;
 declare const __COLLECTOR_ORIGIN__: string;
+declare const __OTHER_ORIGIN__: string;
 
 cleanupOutdatedCaches();
 precacheAndRoute(self.__WB_MANIFEST);
@@ -342,7 +362,11 @@ self.addEventListener('message', (event) => {
   if (event.data?.type === 'SKIP_WAITING') void self.skipWaiting();
 });
 
-const options: OutboxOptions = { endpoints: [__COLLECTOR_ORIGIN__], backoff: { baseMs: 200, maxMs: 2000 } };
+const options: OutboxOptions = {
+  endpoints: [__COLLECTOR_ORIGIN__, __OTHER_ORIGIN__],
+  backoff: { baseMs: 200, maxMs: 2000 },
+  timeoutMs: 3000,
+};
 const outbox = installOutbox(options);
 self.addEventListener('sync', (event) => {
   if ((event as Event & { tag?: string }).tag === SYNC_TAG) void outbox.stats();
@@ -355,12 +379,16 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { injectManifest } from 'workbox-build';
 
-const collector = process.argv[2];
+const [collector, other] = process.argv.slice(2);
 await build({ logLevel: 'warn', build: { rollupOptions: { input: ['index.html', 'optimizely.html'] } } });
 await build({
   logLevel: 'warn',
   publicDir: false,
-  define: { __COLLECTOR_ORIGIN__: JSON.stringify(collector), 'process.env.NODE_ENV': '"production"' },
+  define: {
+    __COLLECTOR_ORIGIN__: JSON.stringify(collector),
+    __OTHER_ORIGIN__: JSON.stringify(other),
+    'process.env.NODE_ENV': '"production"',
+  },
   build: { outDir: 'sw-build', emptyOutDir: true, lib: { entry: 'src/sw.ts', formats: ['iife'], name: 'sw', fileName: () => 'sw.js' } },
 });
 const { count, warnings } = await injectManifest({
@@ -388,4 +416,150 @@ copyFileSync(readyMade + '.map', 'dist/ready-made/sw.js.map');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   // Sanity: the files are where the build expects them.
   if (!readFileSync(join(dir, 'src/sw.ts'), 'utf8').includes('self.__WB_MANIFEST')) throw new Error('app sw.ts lacks self.__WB_MANIFEST');
+}
+
+/**
+ * Step 8, in the consumer app built from the tarball.
+ * @param {any} context a context with the service worker API (its page already controlled)
+ * @param {any} browser @param {string} origin the app's origin
+ * @param {any} collector the healthy destination @param {any} other the second destination
+ */
+async function realSetups(context, browser, origin, collector, other) {
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  /** @param {any} p @param {string} url @param {string} prefix @param {number} n */
+  const dispatch = async (p, url, prefix, n) => {
+    const statuses = await p.evaluate(
+      (/** @type {[string, string, number]} */ [url, prefix, n]) =>
+        Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            // @ts-expect-error the app's page puts its dispatcher on window
+            window.app.dispatcher.dispatchEvent({ url, httpVerb: 'POST', params: { uuid: `${prefix}-${i}` } }).then((r) => r.statusCode),
+          ),
+        ),
+      [url, prefix, n],
+    );
+    if (statuses.some((/** @type {number} */ x) => x !== 202)) throw new Error(`${prefix}: dispatchEvent answered ${statuses}`);
+  };
+  /** uuid → times delivered, of the uuids starting with `prefix`. @param {any} c @param {string} prefix */
+  const counts = (c, prefix) => {
+    const m = new Map();
+    for (const body of c.delivered()) {
+      const uuid = JSON.parse(body).uuid;
+      if (typeof uuid === 'string' && uuid.startsWith(prefix)) m.set(uuid, (m.get(uuid) ?? 0) + 1);
+    }
+    return m;
+  };
+  /** @param {() => boolean} ok @param {number} ms @param {string} what */
+  const until = async (ok, ms, what) => {
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`real setups: ${what} (not within ${ms} ms)`);
+      await sleep(50);
+    }
+  };
+  /** @param {any} c @param {string} prefix @param {number} n */
+  const onceEach = (c, prefix, n) => {
+    const m = counts(c, prefix);
+    if (m.size !== n || [...m.values()].some((x) => x !== 1))
+      throw new Error(`${prefix}: delivered ${JSON.stringify([...m])}, expected ${n} once each`);
+  };
+  // @ts-expect-error the app's page puts its dispatcher on window
+  const call = (/** @type {string} */ method, /** @type {unknown} */ arg) =>
+    page.evaluate(([m, a]) => window.app.dispatcher[m](a), [method, arg]);
+
+  // Two destinations, the other failing in each way in turn: the healthy one's events go
+  // meanwhile; the other's wait, and all of them go once it recovers.
+  /** @type {[string, any][]} */
+  const failures = [
+    ['503', { kind: 'status', status: 503 }],
+    ['hang', { kind: 'hang' }],
+    ['refused', { kind: 'down' }],
+  ];
+  for (const [name, mode] of failures) {
+    await other.setMode(mode);
+    await dispatch(page, other.url, `other-${name}`, 3);
+    if (name !== 'refused') await until(() => other.log.length > 0, 10_000, `${name}: the other destination was not tried`);
+    await dispatch(page, collector.url, `healthy-${name}`, 3);
+    await until(
+      () => counts(collector, `healthy-${name}`).size === 3,
+      10_000,
+      `${name}: the healthy destination got ${counts(collector, `healthy-${name}`).size} of 3 while the other failed`,
+    );
+    if (counts(other, `other-${name}`).size !== 0) throw new Error(`${name}: the failing destination has deliveries`);
+    await other.setMode({ kind: 'up' });
+    await call('flush');
+    await until(() => counts(other, `other-${name}`).size === 3, 20_000, `${name}: the other destination's events after it recovered`);
+    await page.waitForTimeout(300);
+    onceEach(other, `other-${name}`, 3);
+    onceEach(collector, `healthy-${name}`, 3);
+  }
+
+  // Retry-After: 4 with backoff.maxMs 2000: nothing sooner, whatever flush() asks.
+  other.log.length = 0;
+  other.script([{ status: 429, retryAfter: '4' }]);
+  await dispatch(page, other.url, 'retry-after', 1);
+  await until(() => other.log.length === 1, 10_000, 'Retry-After: the first request');
+  const firstAt = other.log[0].answeredAt ?? other.log[0].at;
+  for (let i = 0; i < 6; i++) {
+    await call('flush');
+    await page.waitForTimeout(400);
+  }
+  await until(() => counts(other, 'retry-after').size === 1, 15_000, 'Retry-After: delivered after the wait');
+  const gap = other.log[1].at - firstAt;
+  if (other.log.length !== 2 || gap < 3900)
+    throw new Error(`Retry-After: 4 → next request ${gap} ms after the 429 (${other.log.length} requests)`);
+
+  // Dead letters: a 400 three times, listed, sent again once the collector is fixed, each once; then discarded.
+  await collector.setMode({ kind: 'status', status: 400 });
+  await dispatch(page, collector.url, 'dead', 3);
+  await until(() => collector.log.filter((/** @type {any} */ r) => r.status === 400).length >= 3, 10_000, 'dead letters: the 400s');
+  let letters;
+  for (const deadline = Date.now() + 10_000; ; await page.waitForTimeout(100)) {
+    letters = (await call('deadLetters', { limit: 10 })).letters.filter((/** @type {any} */ l) =>
+      JSON.parse(l.body).uuid.startsWith('dead-'),
+    );
+    if (letters.length === 3 || Date.now() > deadline) break;
+  }
+  if (letters.length !== 3 || letters.some((/** @type {any} */ l) => l.status !== 400 || l.reason !== 'http-4xx'))
+    throw new Error(`dead letters listed: ${JSON.stringify(letters)}`);
+  await collector.setMode({ kind: 'up' });
+  const again = await call(
+    'retryDeadLetters',
+    letters.map((/** @type {any} */ l) => l.id),
+  );
+  if (again.requeued.length !== 3) throw new Error(`retryDeadLetters: ${JSON.stringify(again)}`);
+  await until(() => counts(collector, 'dead').size === 3, 15_000, 'dead letters sent again');
+  await page.waitForTimeout(300);
+  onceEach(collector, 'dead', 3);
+  await collector.setMode({ kind: 'status', status: 400 });
+  await dispatch(page, collector.url, 'discard', 2);
+  await until(() => collector.log.filter((/** @type {any} */ r) => r.status === 400).length >= 5, 10_000, 'discard: the 400s');
+  await page.waitForTimeout(300);
+  await collector.setMode({ kind: 'up' });
+  const discarded = await call('discardDeadLetters', undefined);
+  const left = (await call('deadLetters', { limit: 10 })).letters.length;
+  if (discarded.discarded.length < 2 || left !== 0) throw new Error(`discardDeadLetters: ${JSON.stringify(discarded)}, ${left} left`);
+  await page.close();
+
+  // No service worker, the app's own worker URL carrying its own query: accepted, delivered.
+  for (const sw of ['/sw.js?v=3', '/sw.js?opts=%7B%22a%22%3A1%7D']) {
+    const noSw = await browser.newContext();
+    await noSw.addInitScript(() => {
+      // @ts-expect-error removing the API, as some in-app browsers and private modes lack it
+      delete Navigator.prototype.serviceWorker;
+    });
+    const bare = await noSw.newPage();
+    await bare.goto(`${origin}/?sw=${encodeURIComponent(sw)}`);
+    const prefix = `query-${sw.length}`;
+    await dispatch(bare, collector.url, prefix, 3);
+    await until(() => counts(collector, prefix).size === 3, 20_000, `no service worker, ${sw}: delivered`);
+    // @ts-expect-error the app's page puts its dispatcher on window
+    const mode = await bare.evaluate(() => window.app.dispatcher.stats().then((s) => s.mode));
+    if (mode !== 'page') throw new Error(`no service worker, ${sw}: mode ${mode}`);
+    await sleep(300);
+    onceEach(collector, prefix, 3);
+    await noSw.close();
+  }
 }
