@@ -212,14 +212,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
   if (when !== 'never' && when !== 'first-event') bad('persistStorage', '"never" or "first-event"', when);
   let askPersist = when === 'first-event';
-  // Stats of a worker of an older version (the one still active during an update) lack the storage fields.
-  const filled = (stats: Partial<Stats>) => ({ persisted: null, storage: null, ...stats }) as Stats;
-  // Only a page may ask (persist() is not exposed in workers); no Storage API (not a secure context): refused.
-  const persist = (): Promise<boolean> =>
-    Promise.resolve(navigator.storage?.persist?.()).then(
-      (granted) => granted === true,
-      () => false,
-    );
   const container = navigator.serviceWorker;
   const v = PROTOCOL_VERSION;
   // Handlers run as event listeners: one that throws is reported, and the others still run.
@@ -243,6 +235,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // rest of a dispatch, and exists only in secure contexts): 96 random bits, then a count.
   const idPrefix = [...crypto.getRandomValues(new Uint32Array(3))].map((n) => n.toString(36)).join('-');
   let lastId = 0;
+
+  // Stats of a worker of an older version (the one still active during an update) lack the storage fields.
+  const filled = (stats: Partial<Stats>) => ({ persisted: null, storage: null, ...stats }) as Stats;
+  // Only a page may ask (persist() is not exposed in workers); no Storage API (not a secure context): refused.
+  const persistStorage = async (): Promise<boolean> => {
+    if (closed) fail('closed', 'this dispatcher was closed');
+    try {
+      return (await navigator.storage?.persist()) === true;
+    } catch {
+      return false;
+    }
+  };
 
   // --- finding the outbox: the service worker, else the fallback ----------------------
   // Posts and waits for the answer; posts again (same ids) if none comes.
@@ -419,7 +423,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
               // This page's first event accepted: the moment to ask to keep the storage it is in.
               if (askPersist) {
                 askPersist = false;
-                void persist();
+                persistStorage().catch(() => {});
               }
             }
           });
@@ -564,7 +568,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   ): Promise<WorkerReply> =>
     closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v, arg } as PageMessage);
   const result = (reply: WorkerReply) => (reply as ResultReply).result as never;
-
   return {
     dispatchEvent(event, callback) {
       const promise =
@@ -592,10 +595,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return filled(stats);
     },
 
-    async persistStorage() {
-      if (closed) fail('closed', 'this dispatcher was closed');
-      return persist();
-    },
+    persistStorage,
 
     on(name, handler) {
       if (!EVENT_NAMES.includes(name)) bad('on(): name', `one of ${EVENT_NAMES}`, name);
