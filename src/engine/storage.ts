@@ -5,8 +5,9 @@
 // - Absent (not a secure context, an old browser, Safari before 17 for `estimate`):
 //   null, never an exception.
 // - A call that fails: null for that figure. A query that has not answered within
-//   `waitMs`: the last answer (null before the first), so stats() never waits on the
-//   quota manager; the query goes on and its answer serves the next call.
+//   `waitMs`: the last answer (null before the first), so a slow quota manager holds
+//   stats() (and the worker's sync handler, which reads it) for a second at most; the
+//   query goes on, and its answer is the last one for the next call.
 // - Calls while a query runs share it (stats are asked for often while events move).
 // No DOM or worker types: the host hands its `navigator.storage` in.
 import type { Stats } from '../protocol.js';
