@@ -27,10 +27,13 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
  * from 3,584 B on purpose (issue 15, item 3: 3,521 → 3,653 B): createDispatcher refuses a
  * `rewrite` entry or a serviceWorker URL that cannot work at once (one invalid-option
  * rather than every event refused later), and the pagehide copies read `endpoints` as the
- * fallback does (endpointsFromQuery, each entry parsed). Lower it as the entry shrinks;
- * raise it only on purpose.
+ * fallback does (endpointsFromQuery, each entry parsed). Raised from 3,840 B on purpose
+ * (issue 17, item 4: 3,713 → 3,846 B): persistStorage() and the persistStorage option
+ * (navigator.storage.persist() is exposed in windows only, so this entry has to carry
+ * it), and stats of an older worker filled with the storage fields (29 B of the 133).
+ * Lower it as the entry shrinks; raise it only on purpose.
  */
-const PAGE_BUDGET_GZIP_BYTES = 3840;
+const PAGE_BUDGET_GZIP_BYTES = 3968;
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

@@ -10,6 +10,7 @@ export type { OutboxOptions } from './engine/options.js';
 export { OutboxError, type OutboxErrorCode } from './errors.js';
 export type {
   Stats,
+  StorageUsage,
   OutboxMode,
   OutboxEvents,
   OutboxEventName,

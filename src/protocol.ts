@@ -199,6 +199,27 @@ export interface Stats {
    * worker started. Each is delivered, backed off and held on its own.
    */
   destinations: DestinationStats[];
+  /**
+   * Whether the browser keeps this origin's storage (the outbox's IndexedDB with it)
+   * until the user deletes it: `navigator.storage.persisted()`, asked where the outbox
+   * runs. `false`: best-effort, evictable under storage pressure (and, in Safari, deleted
+   * after 7 days of use without a visit). `null`: the browser cannot tell (no Storage API:
+   * not a secure context, an old browser; or a worker of an older version). Ask for it
+   * with the dispatcher's `persistStorage()`.
+   */
+  persisted: boolean | null;
+  /**
+   * `navigator.storage.estimate()` where the outbox runs: bytes this origin uses (all its
+   * IndexedDB and caches, not the outbox's alone) and may use; an estimate, padded by the
+   * browser. `null` where the browser has no estimate (Safari before 17), or it failed.
+   */
+  storage: StorageUsage | null;
+}
+
+/** `navigator.storage.estimate()`, in bytes, for the whole origin. */
+export interface StorageUsage {
+  usage: number;
+  quota: number;
 }
 
 export interface DestinationStats {

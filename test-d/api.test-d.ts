@@ -24,6 +24,7 @@ import {
   type RequeueResult,
   type RetryDetail,
   type Stats,
+  type StorageUsage,
 } from 'sw-outbox';
 import { Workbox } from 'workbox-window';
 import { type Equal, expectType } from './expect.js';
@@ -160,6 +161,24 @@ void dispatcher.retryDeadLetters([1, 2]);
 void dispatcher.discardDeadLetters('id');
 const argCode: OutboxErrorCode = 'invalid-argument';
 void argCode;
+
+// --- storage the browser keeps: persistStorage(), stats().persisted and .storage ----------
+expectType<Equal<ReturnType<Dispatcher['persistStorage']>, Promise<boolean>>>();
+void dispatcher.persistStorage().then((granted) => expectType<Equal<typeof granted, boolean>>());
+createDispatcher({ serviceWorker: '/sw.js', persistStorage: 'first-event' });
+createDispatcher({ serviceWorker: '/sw.js', persistStorage: 'never' });
+expectType<Equal<DispatcherOptions['persistStorage'], 'never' | 'first-event' | undefined>>();
+// @ts-expect-error persistStorage is 'never' or 'first-event', not a boolean
+createDispatcher({ serviceWorker: '/sw.js', persistStorage: true });
+// @ts-expect-error not a moment the dispatcher knows
+createDispatcher({ serviceWorker: '/sw.js', persistStorage: 'always' });
+expectType<Equal<typeof stats.persisted, boolean | null>>();
+expectType<Equal<typeof stats.storage, StorageUsage | null>>();
+expectType<Equal<StorageUsage, { usage: number; quota: number }>>();
+// Narrowed before use: null where the browser cannot tell.
+if (stats.storage) expectType<Equal<typeof stats.storage.usage, number>>();
+// @ts-expect-error storage may be null
+void stats.storage.quota;
 
 // --- errors --------------------------------------------------------------------------
 try {

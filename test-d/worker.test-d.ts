@@ -11,6 +11,7 @@ import {
   optionsFromQuery,
   type RequeueResult,
   type Stats,
+  type StorageUsage,
   SYNC_TAG,
 } from 'sw-outbox/worker';
 import { type Equal, expectType } from './expect.js';
@@ -55,6 +56,13 @@ expectType<Equal<ReturnType<OutboxHandle['flush']>, Promise<void>>>();
 expectType<Equal<ReturnType<OutboxHandle['stats']>, Promise<Stats>>>();
 expectType<Equal<ReturnType<OutboxHandle['clear']>, Promise<void>>>();
 expectType<Equal<ReturnType<OutboxHandle['uninstall']>, void>>();
+// The worker's stats() reports the origin's storage too (persisted(), estimate()); persist() is the page's.
+void outbox.stats().then((s) => {
+  expectType<Equal<typeof s.persisted, boolean | null>>();
+  expectType<Equal<typeof s.storage, StorageUsage | null>>();
+});
+// @ts-expect-error only a page can ask for persistence: the handle has no persistStorage
+void outbox.persistStorage();
 expectType<Equal<ReturnType<OutboxHandle['deadLetters']>, Promise<DeadLetterPage>>>();
 expectType<Equal<ReturnType<OutboxHandle['retryDeadLetters']>, Promise<RequeueResult>>>();
 expectType<Equal<ReturnType<OutboxHandle['discardDeadLetters']>, Promise<DiscardResult>>>();

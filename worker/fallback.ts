@@ -97,6 +97,7 @@ async function start(config: ConfigureMessage): Promise<Engine> {
     },
     isOffline: () => self.navigator.onLine === false,
     exclusive,
+    storage: self.navigator.storage,
   });
   self.addEventListener(
     'online',

@@ -4,6 +4,7 @@ export { optionsFromQuery, type OutboxOptions } from '../src/engine/options.js';
 export { OutboxError, type OutboxErrorCode } from '../src/errors.js';
 export type {
   Stats,
+  StorageUsage,
   DeadLetter,
   DeadLetterPage,
   DeadLettersQuery,

@@ -80,6 +80,8 @@ export function installOutbox(options: OutboxOptions = {}): OutboxHandle {
     },
     onHeld: () => void requestSync(),
     isOffline,
+    // persisted() and estimate() for stats() (persist() is the page's: not exposed in workers).
+    storage: scope.navigator.storage,
     // One flusher at a time per origin: during an update the old worker can still be in
     // a pass when the new one starts, and a page without a worker may share the store.
     exclusive: scope.navigator.locks

@@ -26,6 +26,7 @@ import {
 import type { DeadRecord, DeadSelection, NewRecord, Store } from '../store/store.js';
 import { checkBodySize, checkVerb, isAllowedEndpoint, parseHttpUrl, resolveRewrites, rewriteUrl } from '../validate.js';
 import type { ResolvedOptions } from './options.js';
+import { type StorageManagerLike, createStorageProbe } from './storage.js';
 
 export interface EngineHost {
   mode: OutboxMode;
@@ -37,6 +38,8 @@ export interface EngineHost {
   exclusive?: <T>(pass: () => Promise<T>) => Promise<T>;
   isOffline(): boolean;
   fetch?: typeof fetch;
+  /** The host's `navigator.storage`, for stats().persisted and stats().storage (absent: null). */
+  storage?: StorageManagerLike;
 }
 
 export interface Engine {
@@ -124,8 +127,15 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
     },
   });
 
+  const storage = createStorageProbe(host.storage);
+
   async function stats(): Promise<Stats> {
-    const [counters, next, queuedBy] = await Promise.all([store.counters(), flusher.nextAttemptAt(), store.queuedByDestination()]);
+    const [counters, next, queuedBy, facts] = await Promise.all([
+      store.counters(),
+      flusher.nextAttemptAt(),
+      store.queuedByDestination(),
+      storage(),
+    ]);
     const now = Date.now();
     const known = new Map(flusher.destinations().map((d) => [d.destination, d]));
     const destinations = [...new Set([...Object.keys(queuedBy), ...known.keys()])].sort().map((destination) => {
@@ -153,6 +163,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
       inFlight: flusher.inFlight(),
       nextAttemptAt: next === undefined ? null : next,
       destinations,
+      persisted: facts.persisted,
+      storage: facts.storage,
     };
   }
 

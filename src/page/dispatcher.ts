@@ -73,6 +73,15 @@ export interface DispatcherOptions {
   fallback?: OutboxOptions | false;
   /** How long registration may take before the fallback takes over. @default 10000 */
   registrationTimeoutMs?: number;
+  /**
+   * When the dispatcher asks the browser to keep this origin's storage (the queue with
+   * it) rather than evict it: `'never'` (call `persistStorage()` yourself, at a moment of
+   * your choosing), or `'first-event'`: once, as this page's first event is accepted.
+   * Chromium and Safari decide silently, by how much the user uses the site (installed,
+   * bookmarked, visited often); Firefox asks the user with a prompt at that moment.
+   * @default 'never'
+   */
+  persistStorage?: 'never' | 'first-event';
 }
 
 /** The Optimizely SDK's event shape: `{url, httpVerb, params}`. */
@@ -97,8 +106,14 @@ export interface Dispatcher {
   send(url: string, body: unknown): Promise<DispatchResponse>;
   /** Asks for delivery now; resolves when that attempt is over. */
   flush(): Promise<void>;
-  /** Counts, and where events are kept (`mode`, `degraded`). */
+  /** Counts, where events are kept (`mode`, `degraded`), and the origin's storage (`persisted`, `storage`). */
   stats(): Promise<Stats>;
+  /**
+   * Asks the browser to keep this origin's storage until the user deletes it
+   * (`navigator.storage.persist()`, which only a page may call). Resolves `true` when it
+   * is persistent now, `false` when the browser refused or has no Storage API.
+   */
+  persistStorage(): Promise<boolean>;
   on<K extends OutboxEventName>(name: K, handler: (detail: OutboxEvents[K]) => void): () => void;
   /** Empties the queue and the dead-letter store (for sign-out). */
   clear(): Promise<void>;
@@ -158,7 +173,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const bad = (field: string, expected: string, value: unknown) =>
     fail('invalid-option', `${field} must be ${expected}, got ${describe(value)}`);
   if (typeof options !== 'object' || !options) bad('options', 'an object {serviceWorker}', options);
-  const { serviceWorker: sw, scope, rewrite, fallback: fallbackOptions } = options;
+  const { serviceWorker: sw, scope, rewrite, fallback: fallbackOptions, persistStorage: when = 'never' } = options;
   if (!(sw && (typeof sw === 'string' || typeof sw === 'object'))) {
     bad('serviceWorker', 'a script URL, a Workbox or a ServiceWorkerRegistration', sw);
   }
@@ -195,6 +210,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const value = options[name] ?? fallback;
     o[name] = Number.isInteger(value) && value >= min ? value : bad(name, `an integer ≥ ${min}`, value);
   }
+  if (when !== 'never' && when !== 'first-event') bad('persistStorage', '"never" or "first-event"', when);
+  let askPersist = when === 'first-event';
   const container = navigator.serviceWorker;
   const v = PROTOCOL_VERSION;
   // Handlers run as event listeners: one that throws is reported, and the others still run.
@@ -218,6 +235,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // rest of a dispatch, and exists only in secure contexts): 96 random bits, then a count.
   const idPrefix = [...crypto.getRandomValues(new Uint32Array(3))].map((n) => n.toString(36)).join('-');
   let lastId = 0;
+
+  // Stats of a worker of an older version (the one still active during an update) lack the storage fields.
+  const filled = (stats: Partial<Stats>) => ({ persisted: null, storage: null, ...stats }) as Stats;
+  // Only a page may ask (persist() is not exposed in workers); no Storage API (not a secure context): refused.
+  const persistStorage = async (): Promise<boolean> => {
+    if (closed) fail('closed', 'this dispatcher was closed');
+    try {
+      return (await navigator.storage?.persist()) === true;
+    } catch {
+      return false;
+    }
+  };
 
   // --- finding the outbox: the service worker, else the fallback ----------------------
   // Posts and waits for the answer; posts again (same ids) if none comes.
@@ -389,7 +418,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
                 : ((results?.[i] as { code: string; message: string }) ?? { code: 'invalid-message', message: 'no result for the event' });
             if (r || !inFallback) waiting.delete(events[i]!.id);
             if (r) reject(new OutboxError(r.code as OutboxErrorCode, r.message));
-            else resolve({ statusCode: 202 });
+            else {
+              resolve({ statusCode: 202 });
+              // This page's first event accepted: the moment to ask to keep the storage it is in.
+              if (askPersist) {
+                askPersist = false;
+                persistStorage().catch(() => {});
+              }
+            }
           });
           noteQueued(1);
         },
@@ -440,7 +476,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (data?.type === 'sw-outbox/event') {
       if (data.name === 'stats') noteQueued(data.detail.queued);
       for (const id of (data.detail as { ids?: string[] }).ids ?? []) waiting.delete(id);
-      bus.dispatchEvent(new CustomEvent(data.name, { detail: data.detail }));
+      bus.dispatchEvent(new CustomEvent(data.name, { detail: data.name === 'stats' ? filled(data.detail) : data.detail }));
     }
   }
 
@@ -532,7 +568,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   ): Promise<WorkerReply> =>
     closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v, arg } as PageMessage);
   const result = (reply: WorkerReply) => (reply as ResultReply).result as never;
-
   return {
     dispatchEvent(event, callback) {
       const promise =
@@ -557,8 +592,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     async stats() {
       const { stats } = (await command('stats')) as StatsReply;
       noteQueued(stats.queued);
-      return stats;
+      return filled(stats);
     },
+
+    persistStorage,
 
     on(name, handler) {
       if (!EVENT_NAMES.includes(name)) bad('on(): name', `one of ${EVENT_NAMES}`, name);
