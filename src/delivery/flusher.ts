@@ -136,6 +136,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
   const maxWait = Math.max(o.backoff.maxMs, o.backoff.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS, o.backoff.baseMs, 1000);
   /** Forward jumps of the clock left out of events' age (persisted by the store). */
   let ageSkew: AgeSkew = NO_SKEW;
+  /** Jumps seen so far. */
+  let jumps = 0;
   /** The store's rebase in progress: reads wait for it. */
   let rebasing: Promise<void> | undefined;
   const readClock = watchClock(o.now, o.monotonic);
@@ -270,8 +272,9 @@ export function createFlusher(o: FlusherOptions): Flusher {
       await loaded;
       for (let more = true; more && !stopped; ) {
         readAgain = false;
-        if (rebasing) await rebasing;
         const now = clock();
+        // (A jump seen now, or since the last read: the store has moved its times first.)
+        if (rebasing) await rebasing;
         await sweepExpired(now);
         if (now < offlineUntil) break;
         if (o.isOffline()) {
@@ -300,11 +303,13 @@ export function createFlusher(o: FlusherOptions): Flusher {
    * and caps schedules at `maxWait`), saving `skew` when given. Reads wait for it.
    */
   function rebase(skew?: AgeSkew): Promise<void> {
+    const seen = jumps;
     const done: Promise<void> = (rebasing ?? Promise.resolve())
       .then(() => o.store.rebase(maxWait, skew))
       .then(
         (saved) => {
-          ageSkew = saved;
+          // The skew as stored (at start), unless a jump seen since has changed it here.
+          if (jumps === seen) ageSkew = saved;
         },
         () => {},
       )
@@ -324,7 +329,9 @@ export function createFlusher(o: FlusherOptions): Flusher {
     for (const d of dests.values()) d.until = shiftHold(d.until, jump, at);
     offlineUntil = shiftHold(offlineUntil, jump, at);
     lastSweep = Math.min(lastSweep, at);
-    void rebase(jump > 0 ? addSkew(ageSkew, jump, at, o.maxAgeMs) : undefined);
+    jumps++;
+    if (jump > 0) ageSkew = addSkew(ageSkew, jump, at, o.maxAgeMs);
+    void rebase(jump > 0 ? ageSkew : undefined);
     persistHolds();
     void armTimer().catch(() => {});
   }
