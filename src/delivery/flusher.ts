@@ -637,6 +637,8 @@ export function createFlusher(o: FlusherOptions): Flusher {
    */
   async function nextDue(forTimer: boolean): Promise<number | undefined> {
     const now = clock();
+    // (After a jump, the store's times once it has moved them.)
+    if (rebasing) await rebasing;
     const skip = new Set<string>();
     const times: number[] = [];
     for (const d of dests.values()) {
