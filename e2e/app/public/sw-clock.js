@@ -1,11 +1,10 @@
 // The ready-made worker (/sw.js) with a wall clock the test moves, as an NTP or user
-// correction would: `Date` is replaced before the outbox loads, shifted by
-// `clockShiftMs` from the query (a worker started after the jump) plus what an
-// `e2e/clock` message adds (a jump while it runs). The monotonic clock
+// correction would: `Date` is replaced before the outbox loads, shifted by the ms of
+// `v=clock<ms>` in the query (a new worker version started after the jump; `v` because it
+// is the one key the ready-made worker, which reads this worker's own query, ignores)
+// plus what an `e2e/clock` message adds (a jump while it runs). The monotonic clock
 // (performance.now()) is left alone, as a real jump leaves it. Used by e2e/clock.spec.ts.
-const params = new URLSearchParams(self.location.search);
-let shift = Number(params.get('clockShiftMs') ?? 0);
-params.delete('clockShiftMs');
+let shift = Number(/^clock(-?\d+)$/.exec(new URLSearchParams(self.location.search).get('v') ?? '')?.[1] ?? 0);
 const RealDate = Date;
 
 class ShiftedDate extends RealDate {
@@ -26,4 +25,4 @@ self.addEventListener('message', (event) => {
   event.ports[0]?.postMessage({ now: Date.now(), shift });
 });
 
-importScripts(`/sw.js?${params}`);
+importScripts(`/sw.js${self.location.search}`);
