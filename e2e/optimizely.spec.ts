@@ -652,9 +652,13 @@ test.describe('v6 closingEventDispatcher: closingDispatcher(dispatcher)', () => 
         await window.harness.start(o);
         window.harness.decide(who);
         window.harness.track(who);
+        // (The processor takes each event after a write to its store: a moment.)
+        await new Promise((r) => setTimeout(r, 200));
         // The SDK batches in memory (10 events, 60 s): nothing dispatched yet.
         const before = window.harness.calls.length + window.harness.closingCalls.length;
         void window.harness.client!.close();
+        // Its closing flush, in this task (microtasks only, no timer).
+        for (let i = 0; i < 10; i++) await Promise.resolve();
         return { before, calls: window.harness.calls.length, closing: window.harness.closingCalls };
       },
       {
@@ -676,7 +680,9 @@ test.describe('v6 closingEventDispatcher: closingDispatcher(dispatcher)', () => 
     expect(uuids).toHaveLength(who.length * 2);
     // The renderer dies: no pagehide, no timer, no answer from any worker.
     const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Page.crash').catch(() => {});
+    const crashed = page.waitForEvent('crash');
+    void cdp.send('Page.crash').catch(() => {});
+    await crashed;
     release();
     await expect.poll(() => sorted([...uuidCounts(collector).keys()]), { timeout: 15_000 }).toEqual(sorted(uuids));
     // The SDK's body, byte for byte (as text: no CORS preflight for a last-chance copy).
