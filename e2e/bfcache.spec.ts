@@ -51,18 +51,33 @@ test('with a service worker: a page restored from the bfcache keeps dispatching,
 }) => {
   await app.open(page);
   const before = await dispatchMany(page, collector.url, 3, 'before');
-  expect(await countsOnceIn(collector, before.map((e) => e.uuid))).toEqual([1, 1, 1]);
+  expect(
+    await countsOnceIn(
+      collector,
+      before.map((e) => e.uuid),
+    ),
+  ).toEqual([1, 1, 1]);
 
   await leaveAndComeBack(page, app);
   const after = await dispatchMany(page, collector.url, 3, 'after');
   expect(after.map((e) => e.statusCode)).toEqual([202, 202, 202]);
-  expect(await countsOnceIn(collector, after.map((e) => e.uuid))).toEqual([1, 1, 1]);
+  expect(
+    await countsOnceIn(
+      collector,
+      after.map((e) => e.uuid),
+    ),
+  ).toEqual([1, 1, 1]);
   expect(await page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ mode: 'service-worker', queued: 0 });
 
   // And again: a second stay in the cache is like the first.
   await leaveAndComeBack(page, app);
   const again = await dispatchMany(page, collector.url, 3, 'again');
-  expect(await countsOnceIn(collector, again.map((e) => e.uuid))).toEqual([1, 1, 1]);
+  expect(
+    await countsOnceIn(
+      collector,
+      again.map((e) => e.uuid),
+    ),
+  ).toEqual([1, 1, 1]);
 });
 
 test('without a service worker (the page-side fallback): after a bfcache restore, events are not sent twice as pagehide copies', async ({
@@ -74,13 +89,23 @@ test('without a service worker (the page-side fallback): after a bfcache restore
   await page.goto(app.url());
   const before = await dispatchMany(page, collector.url, 3, 'before');
   expect(await page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ mode: 'page' });
-  expect(await countsOnceIn(collector, before.map((e) => e.uuid))).toEqual([1, 1, 1]);
+  expect(
+    await countsOnceIn(
+      collector,
+      before.map((e) => e.uuid),
+    ),
+  ).toEqual([1, 1, 1]);
 
   await leaveAndComeBack(page, app);
   // The page hid once: events dispatched now are the outbox's again, not last-chance copies
   // (before the fix, each went twice: a keepalive copy at once, and the outbox's delivery).
   const after = await dispatchMany(page, collector.url, 3, 'after');
   expect(after.map((e) => e.statusCode)).toEqual([202, 202, 202]);
-  expect(await countsOnceIn(collector, after.map((e) => e.uuid))).toEqual([1, 1, 1]);
+  expect(
+    await countsOnceIn(
+      collector,
+      after.map((e) => e.uuid),
+    ),
+  ).toEqual([1, 1, 1]);
   expect(collector.log.filter((r) => String(r.headers['content-type']).startsWith('text/plain'))).toEqual([]);
 });
