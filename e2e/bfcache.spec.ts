@@ -36,8 +36,9 @@ async function leaveAndComeBack(page: Page, app: App): Promise<void> {
   // `persisted` are what tell a restore from a reload.)
 }
 
-/** Waits until the collector has every uuid of `sent`, a moment more for strays, then returns how often each came. */
-async function countsOnceIn(collector: Parameters<typeof deliveredCounts>[0], uuids: string[]): Promise<number[]> {
+/** Waits until the collector has every one of `sent`, a moment more for strays, then returns how often each came. */
+async function countsOnceIn(collector: Parameters<typeof deliveredCounts>[0], sent: { uuid: string }[]): Promise<number[]> {
+  const uuids = sent.map((e) => e.uuid);
   await expect.poll(() => uuids.filter((u) => deliveredCounts(collector).has(u)).length, { timeout: 20_000 }).toBe(uuids.length);
   await new Promise((r) => setTimeout(r, 1000));
   const counts = deliveredCounts(collector);
@@ -51,33 +52,18 @@ test('with a service worker: a page restored from the bfcache keeps dispatching,
 }) => {
   await app.open(page);
   const before = await dispatchMany(page, collector.url, 3, 'before');
-  expect(
-    await countsOnceIn(
-      collector,
-      before.map((e) => e.uuid),
-    ),
-  ).toEqual([1, 1, 1]);
+  expect(await countsOnceIn(collector, before)).toEqual([1, 1, 1]);
 
   await leaveAndComeBack(page, app);
   const after = await dispatchMany(page, collector.url, 3, 'after');
   expect(after.map((e) => e.statusCode)).toEqual([202, 202, 202]);
-  expect(
-    await countsOnceIn(
-      collector,
-      after.map((e) => e.uuid),
-    ),
-  ).toEqual([1, 1, 1]);
+  expect(await countsOnceIn(collector, after)).toEqual([1, 1, 1]);
   expect(await page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ mode: 'service-worker', queued: 0 });
 
   // And again: a second stay in the cache is like the first.
   await leaveAndComeBack(page, app);
   const again = await dispatchMany(page, collector.url, 3, 'again');
-  expect(
-    await countsOnceIn(
-      collector,
-      again.map((e) => e.uuid),
-    ),
-  ).toEqual([1, 1, 1]);
+  expect(await countsOnceIn(collector, again)).toEqual([1, 1, 1]);
 });
 
 test('without a service worker (the page-side fallback): after a bfcache restore, events are not sent twice as pagehide copies', async ({
@@ -89,23 +75,13 @@ test('without a service worker (the page-side fallback): after a bfcache restore
   await page.goto(app.url());
   const before = await dispatchMany(page, collector.url, 3, 'before');
   expect(await page.evaluate(() => window.dispatcher!.stats())).toMatchObject({ mode: 'page' });
-  expect(
-    await countsOnceIn(
-      collector,
-      before.map((e) => e.uuid),
-    ),
-  ).toEqual([1, 1, 1]);
+  expect(await countsOnceIn(collector, before)).toEqual([1, 1, 1]);
 
   await leaveAndComeBack(page, app);
   // The page hid once: events dispatched now are the outbox's again, not last-chance copies
   // (before the fix, each went twice: a keepalive copy at once, and the outbox's delivery).
   const after = await dispatchMany(page, collector.url, 3, 'after');
   expect(after.map((e) => e.statusCode)).toEqual([202, 202, 202]);
-  expect(
-    await countsOnceIn(
-      collector,
-      after.map((e) => e.uuid),
-    ),
-  ).toEqual([1, 1, 1]);
+  expect(await countsOnceIn(collector, after)).toEqual([1, 1, 1]);
   expect(collector.log.filter((r) => String(r.headers['content-type']).startsWith('text/plain'))).toEqual([]);
 });
