@@ -628,3 +628,85 @@ test('close() in the task that dispatched: resolves once the worker has answered
   await waitForUuids(collector, uuids);
   expect([...uuidCounts(collector).values()]).toEqual(uuids.map(() => 1));
 });
+
+test.describe('v6 closingEventDispatcher: closingDispatcher(dispatcher)', () => {
+  // With its own eventDispatcher, the v6 batch processor has no closing dispatcher (its
+  // default is sendBeacon): the batch it flushes as the page goes would wait for a timer
+  // or a worker. closingDispatcher hands it over in the same task, as sendBeacon does.
+  test('first visit: the batch the SDK flushes on close() leaves in that task (a keepalive copy), and arrives though the tab dies at once, with no pagehide and no worker', async ({
+    page,
+    harness,
+    collector,
+  }) => {
+    // Hold the worker script: no service worker can take the events while this page lives.
+    let release!: () => void;
+    const released = new Promise<void>((ok) => (release = ok));
+    await page.context().route(/\/sw\.js\?/, async (route) => {
+      await released;
+      await route.continue().catch(() => {});
+    });
+    await harness.goto(page);
+    const who = users('closing', 3);
+    const seen = await page.evaluate(
+      async ({ o, who }) => {
+        await window.harness.start(o);
+        window.harness.decide(who);
+        window.harness.track(who);
+        // (The processor takes each event after a write to its store: a moment.)
+        await new Promise((r) => setTimeout(r, 200));
+        // The SDK batches in memory (10 events, 60 s): nothing dispatched yet.
+        const before = window.harness.calls.length + window.harness.closingCalls.length;
+        void window.harness.client!.close();
+        // Its closing flush, in this task (microtasks only, no timer).
+        for (let i = 0; i < 10; i++) await Promise.resolve();
+        return { before, calls: window.harness.calls.length, closing: window.harness.closingCalls };
+      },
+      {
+        o: {
+          sdk: 'v6-batch' as const,
+          sw: harness.swQuery(),
+          rewrite: { [SDK_URL]: harness.collectorUrl },
+          batchSize: 10,
+          flushInterval: 60_000,
+          closing: true,
+        },
+        who,
+      },
+    );
+    expect(seen.before).toBe(0);
+    expect(seen.calls, 'the closing batch goes to the closing dispatcher only').toBe(0);
+    expect(seen.closing).toHaveLength(1);
+    const uuids = uuidsOf(seen.closing[0]!.body);
+    expect(uuids).toHaveLength(who.length * 2);
+    // The renderer dies: no pagehide, no timer, no answer from any worker.
+    const cdp = await page.context().newCDPSession(page);
+    const crashed = page.waitForEvent('crash');
+    void cdp.send('Page.crash').catch(() => {});
+    await crashed;
+    release();
+    await expect.poll(() => sorted([...uuidCounts(collector).keys()]), { timeout: 15_000 }).toEqual(sorted(uuids));
+    // The SDK's body, byte for byte (as text: no CORS preflight for a last-chance copy).
+    expect(delivered(collector)).toEqual([seen.closing[0]!.body]);
+  });
+
+  test('an ordinary visit: the closing batch is stored by the worker and delivered once, like any other', async ({
+    page,
+    harness,
+    collector,
+  }) => {
+    await harness.goto(page);
+    await harness.start(page, { sdk: 'v6-batch', batchSize: 10, flushInterval: 60_000, closing: true });
+    const who = users('closing-sw', 2);
+    await act(page, 'v6-batch', who);
+    const closing = await page.evaluate(async () => {
+      await window.harness.client!.close();
+      return window.harness.closingCalls;
+    });
+    expect(closing).toHaveLength(1);
+    const uuids = uuidsOf(closing[0]!.body);
+    await waitForUuids(collector, uuids);
+    expect([...uuidCounts(collector).values()]).toEqual(uuids.map(() => 1));
+    expectRequestsToCollector(collector);
+    await expect.poll(() => page.evaluate(() => window.harness.dispatcher!.stats().then((s) => s.queued))).toBe(0);
+  });
+});

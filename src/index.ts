@@ -1,6 +1,8 @@
 // The page entry of sw-outbox: `import { createDispatcher } from 'sw-outbox'`.
 export {
   createDispatcher,
+  closingDispatcher,
+  type ClosingDispatcher,
   type Dispatcher,
   type DispatcherOptions,
   type DispatchResponse,

@@ -1,6 +1,8 @@
 // Type tests of the page entry, `sw-outbox`: what compiles, and (@ts-expect-error) what
 // must not. Checked by `npm run typecheck:types` against dist/types; nothing here runs.
 import {
+  type ClosingDispatcher,
+  closingDispatcher,
   createDispatcher,
   type DeadLetter,
   type DeadLetterDetail,
@@ -77,6 +79,17 @@ const asV6: SdkV6EventDispatcher = dispatcher;
 const asV5: SdkV5EventDispatcher = dispatcher;
 void asV6;
 void asV5;
+
+// closingDispatcher: the v6 batch processor's `closingEventDispatcher` (promise form only).
+const closing = closingDispatcher(dispatcher);
+expectType<Equal<typeof closing, ClosingDispatcher>>();
+expectType<Equal<ReturnType<ClosingDispatcher['dispatchEvent']>, Promise<DispatchResponse>>>();
+const closingAsV6: SdkV6EventDispatcher = closing;
+void closingAsV6;
+// @ts-expect-error it takes a dispatcher
+closingDispatcher({});
+// @ts-expect-error the promise form only (v6's)
+void closing.dispatchEvent(event, () => {});
 
 // --- send, flush, stats, clear, close ------------------------------------------------
 expectType<Equal<ReturnType<Dispatcher['send']>, Promise<DispatchResponse>>>();

@@ -13,7 +13,7 @@
 import * as v6 from '@optimizely/optimizely-sdk';
 import * as v5 from 'optimizely-sdk-v5';
 import * as v4 from 'optimizely-sdk-v4';
-import { createDispatcher, type Dispatcher } from 'sw-outbox';
+import { closingDispatcher, createDispatcher, type Dispatcher } from 'sw-outbox';
 import { datafile, datafileObject, EVENT_KEY, EXPERIMENT_KEY, FLAG_KEY } from './datafile';
 
 export type SdkName = 'v4' | 'v5' | 'v6-forwarding' | 'v6-batch';
@@ -36,6 +36,8 @@ export interface StartOptions {
   /** v6 batch processor `maxRetries`. */
   maxRetries?: number;
   ack?: AckMode;
+  /** v6 batch processor: `closingEventDispatcher: closingDispatcher(dispatcher)`, its calls recorded in `closingCalls`. */
+  closing?: boolean;
 }
 
 export interface Call {
@@ -57,6 +59,8 @@ export interface Harness {
   calls: Call[];
   /** Every answer the SDK got: the callback's argument (v4/v5) or the promise's outcome (v6). */
   answers: unknown[];
+  /** Every call the SDK made to its closingEventDispatcher (`closing: true`). */
+  closingCalls: Call[];
   dispatcher?: Dispatcher;
   client?: Client;
   start(options: StartOptions): Promise<void>;
@@ -89,6 +93,7 @@ const SDK_URL = 'https://logx.optimizely.com/v1/events';
 const attributes = { plan: 'pro ✓' };
 const calls: Call[] = [];
 const answers: unknown[] = [];
+const closingCalls: Call[] = [];
 
 function recordCall(event: { url: string; httpVerb?: string; params: unknown }): void {
   calls.push({ url: event.url, httpVerb: String(event.httpVerb), body: JSON.stringify(event.params) });
@@ -150,7 +155,10 @@ function legacyClient(client: v5.Client | v4.Client | null): Client {
 }
 
 async function start(o: StartOptions): Promise<void> {
-  const dispatcher = instrument(createDispatcher({ serviceWorker: `/sw.js?${o.sw}`, rewrite: o.rewrite }));
+  const raw = createDispatcher({ serviceWorker: `/sw.js?${o.sw}`, rewrite: o.rewrite });
+  // (Made before `instrument` replaces dispatchEvent: the closing dispatcher is the package's own.)
+  const closing = closingDispatcher(raw);
+  const dispatcher = instrument(raw);
   harness.dispatcher = dispatcher;
   const batching = { batchSize: o.batchSize ?? 1, flushInterval: o.flushInterval ?? 100 };
   let client: Client;
@@ -189,6 +197,16 @@ async function start(o: StartOptions): Promise<void> {
             batchSize: batching.batchSize,
             flushInterval: batching.flushInterval,
             ...(o.maxRetries === undefined ? {} : { maxRetries: o.maxRetries }),
+            ...(o.closing
+              ? {
+                  closingEventDispatcher: {
+                    dispatchEvent(event: v6.LogEvent) {
+                      closingCalls.push({ url: event.url, httpVerb: String(event.httpVerb), body: JSON.stringify(event.params) });
+                      return closing.dispatchEvent(event);
+                    },
+                  },
+                }
+              : {}),
           });
     const sdk = v6.createInstance({
       projectConfigManager: v6.createStaticProjectConfigManager({ datafile }),
@@ -217,6 +235,7 @@ const harness: Harness = {
   datafileObject,
   calls,
   answers,
+  closingCalls,
   start,
   decide: (users) => users.map((u) => need(harness.client, 'decide').decide(u)),
   activate: (users) => users.map((u) => need(harness.client, 'activate').activate(u)),

@@ -21,11 +21,22 @@
 //   lives; the schedule itself is persisted, so a worker that dies loses only the timer.
 //   (No waitUntil() is held open waiting for retries: an event kept open for minutes
 //   holds up browser shutdown and is cut short by the browser anyway.)
+// - The wall clock may jump (clock.ts): what is held in memory moves with it, the store
+//   moves what it keeps, and no wait outlasts the longest one ever set (`maxWait`).
 import { type DestinationHold, destinationOf } from '../destination.js';
 import type { DeadLetterDetail, DeadLetterReason, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import type { QueuedRecord, Settlement, Store } from '../store/store.js';
 import { type BatchLimits, type Unit, groupForBatching, split } from './batching.js';
-import { type BackoffOptions, type Decision, type SendResult, backoffDelay, classifyStatus, decide } from './policy.js';
+import { type AgeSkew, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from './clock.js';
+import {
+  type BackoffOptions,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  type Decision,
+  type SendResult,
+  backoffDelay,
+  classifyStatus,
+  decide,
+} from './policy.js';
 import type { Sender } from './send.js';
 
 export interface FlusherOptions {
@@ -41,7 +52,13 @@ export interface FlusherOptions {
   concurrency: number;
   /** Events read per page. */
   pageSize: number;
+  /** The wall clock (epoch ms): schedules are stored in it. */
   now: () => number;
+  /**
+   * A monotonic clock (ms, e.g. `performance.now()`), against which the wall clock's jumps
+   * are measured both ways; without it, only back jumps are seen (see clock.ts).
+   */
+  monotonic?: () => number;
   random: () => number;
   isOffline: () => boolean;
   /**
@@ -115,6 +132,21 @@ export function createFlusher(o: FlusherOptions): Flusher {
   let loaded: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  /** The longest wait ever set: backoff, a `Retry-After`, an offline hold. A stored one beyond it is read as this. */
+  const maxWait = Math.max(o.backoff.maxMs, o.backoff.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS, o.backoff.baseMs, 1000);
+  /** Forward jumps of the clock left out of events' age (persisted by the store). */
+  let ageSkew: AgeSkew = NO_SKEW;
+  /** Jumps seen so far. */
+  let jumps = 0;
+  /** The store's rebase in progress: reads wait for it. */
+  let rebasing: Promise<void> | undefined;
+  const readClock = watchClock(o.now, o.monotonic);
+  /** The wall clock, its jumps handled as they are seen. */
+  const clock = (): number => {
+    const { now: t, jump } = readClock();
+    if (jump !== 0 && !stopped) clockJumped(jump, t);
+    return t;
+  };
 
   const dest = (key: string): Dest => {
     let d = dests.get(key);
@@ -137,7 +169,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
     }
     return d;
   };
-  const held = (d: Dest, now: number) => now < d.until || now < offlineUntil;
+  const held = (d: Dest, at: number) => at < d.until || at < offlineUntil;
   const busy = (d: Dest) => d.active > 0 || d.feed.length > 0 || d.writes > 0;
 
   function kick(): Promise<void> {
@@ -236,11 +268,13 @@ export function createFlusher(o: FlusherOptions): Flusher {
   // Reads pages until a read finds nothing for the destinations free to take more.
   async function readLoop(): Promise<void> {
     try {
-      loaded ??= loadHolds();
+      loaded ??= rebase().then(loadHolds);
       await loaded;
       for (let more = true; more && !stopped; ) {
         readAgain = false;
-        const now = o.now();
+        const now = clock();
+        // (A jump seen now, or since the last read: the store has moved its times first.)
+        if (rebasing) await rebasing;
         await sweepExpired(now);
         if (now < offlineUntil) break;
         if (o.isOffline()) {
@@ -269,13 +303,53 @@ export function createFlusher(o: FlusherOptions): Flusher {
     await armTimer().catch(() => {});
   }
 
+  /**
+   * The store's look at the clock (a write: it moves stored times back after a back jump,
+   * and caps schedules at `maxWait`), saving `skew` when given. Reads wait for it.
+   */
+  function rebase(skew?: AgeSkew): Promise<void> {
+    const seen = jumps;
+    const done: Promise<void> = (rebasing ?? Promise.resolve())
+      .then(() => o.store.rebase(maxWait, skew))
+      .then(
+        (saved) => {
+          // The skew as stored (at start), unless a jump seen since has changed it here.
+          if (jumps === seen) ageSkew = saved;
+        },
+        () => {},
+      )
+      .finally(() => {
+        if (rebasing === done) rebasing = undefined;
+      });
+    rebasing = done;
+    return done;
+  }
+
+  /**
+   * The wall clock jumped by `jump` (< 0: back) at `at`. Back: holds move back with it (the
+   * store moves what it keeps in its next write). Forward: holds still running move with
+   * it (a `Retry-After` keeps its real length), and the jump is left out of events' age.
+   */
+  function clockJumped(jump: number, at: number): void {
+    for (const d of dests.values()) d.until = shiftHold(d.until, jump, at);
+    offlineUntil = shiftHold(offlineUntil, jump, at);
+    lastSweep = Math.min(lastSweep, at);
+    jumps++;
+    if (jump > 0) ageSkew = addSkew(ageSkew, jump, at, o.maxAgeMs);
+    void rebase(jump > 0 ? ageSkew : undefined);
+    persistHolds();
+    void armTimer().catch(() => {});
+  }
+
   async function loadHolds(): Promise<void> {
     const holds = await o.store.destinationHolds().catch(() => ({}) as Record<string, DestinationHold>);
+    const cap = clock() + maxWait;
     for (const [key, h] of Object.entries(holds)) {
       const d = dest(key);
       if (d.lastAttemptAt !== null) continue; // tried since: what it learnt is newer
       Object.assign(d, {
-        until: h.until,
+        // A hold beyond the longest one ever set was set before the clock went back.
+        until: Math.min(h.until, cap),
         reason: h.reason,
         failures: h.failures,
         lastStatus: h.lastStatus,
@@ -288,7 +362,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
   /** Saves the holds of every destination (those set, and the one just cleared). */
   function persistHolds(): void {
     const holds: Record<string, DestinationHold> = {};
-    const now = o.now();
+    const now = clock();
     for (const d of dests.values()) {
       d.persisted = d.until > now || d.failures > 0;
       if (d.persisted)
@@ -340,7 +414,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   function startLanes(d: Dest): void {
     const limit = d.probing ? 1 : o.concurrency;
-    while (!stopped && d.active < limit && d.feed.length > 0 && !held(d, o.now())) {
+    while (!stopped && d.active < limit && d.feed.length > 0 && !held(d, clock())) {
       d.active++;
       void lane(d);
     }
@@ -349,12 +423,12 @@ export function createFlusher(o: FlusherOptions): Flusher {
   // Takes units of its destination's feed until it is empty, held, or (probing) another lane runs.
   async function lane(d: Dest): Promise<void> {
     try {
-      while (!stopped && d.feed.length > 0 && !held(d, o.now()) && !(d.probing && d.active > 1)) {
+      while (!stopped && d.feed.length > 0 && !held(d, clock()) && !(d.probing && d.active > 1)) {
         const unit = d.feed.shift()!;
         // Every unit ready has a lane: read the next page while these are sent.
         if (d.feed.length === 0) requestRead();
         const epoch = d.epoch;
-        d.lastAttemptAt = o.now();
+        d.lastAttemptAt = clock();
         inFlight++;
         let result: SendResult;
         try {
@@ -379,7 +453,7 @@ export function createFlusher(o: FlusherOptions): Flusher {
 
   /** What a unit's answer comes to: its outcomes written, its destination held or opened up. */
   function settleUnit(d: Dest, unit: Unit<QueuedRecord>, result: SendResult, epoch: number): void {
-    const at = o.now();
+    const at = clock();
     if (unit.records.length > 1 && result.kind === 'response' && classifyStatus(result.status) === 'permanent') {
       // A merged request refused for good: one bad event must not block the others.
       // Send each half on its own (as a request of its own, regrouped), next.
@@ -552,8 +626,9 @@ export function createFlusher(o: FlusherOptions): Flusher {
     timer = undefined;
     // stop() may have been called while we awaited the store: arm nothing then.
     if (next === undefined || stopped) return;
-    // setTimeout's delay is a signed 32-bit int; longer waits would fire at once.
-    const delay = Math.min(Math.max(0, next - o.now()), 2 ** 31 - 1);
+    // Never longer than the longest wait ever set (a timer that wakes early reads and arms
+    // again); setTimeout's delay is a signed 32-bit int, and longer waits would fire at once.
+    const delay = Math.min(Math.max(0, next - clock()), maxWait, 2 ** 31 - 1);
     timer = setTimeout(() => {
       timer = undefined;
       requestRead();
@@ -566,7 +641,9 @@ export function createFlusher(o: FlusherOptions): Flusher {
    * timer, destinations busy now are left out (their lanes read again when done).
    */
   async function nextDue(forTimer: boolean): Promise<number | undefined> {
-    const now = o.now();
+    const now = clock();
+    // (After a jump, the store's times once it has moved them.)
+    if (rebasing) await rebasing;
     const skip = new Set<string>();
     const times: number[] = [];
     for (const d of dests.values()) {
@@ -588,16 +665,22 @@ export function createFlusher(o: FlusherOptions): Flusher {
   // must not keep an expired event queued), swept at most once a second.
   let lastSweep = Number.NEGATIVE_INFINITY;
   async function sweepExpired(now: number): Promise<void> {
-    if (now - lastSweep < 1000) return;
+    if (now >= lastSweep && now - lastSweep < 1000) return;
     lastSweep = now;
+    // Age by the wall clock, less the forward jumps seen lately (clock.ts).
+    const cutoff = expiryCutoff(now, o.maxAgeMs, ageSkew);
     for (;;) {
-      const { expiredIds, droppedIds } = await o.store.expire(now - o.maxAgeMs, o.pageSize);
+      const { expiredIds, droppedIds } = await o.store.expire(cutoff, o.pageSize);
       if (expiredIds.length) o.emit.deadLetter({ ids: expiredIds, status: 0, reason: 'expired' });
       if (droppedIds.length) o.emit.dropped({ ids: droppedIds, reason: 'dead-letter-overflow' });
       if (expiredIds.length < o.pageSize) break;
     }
     // Keys of delivered events past the de-duplication window.
-    if (o.dedupeWindowMs !== undefined) while ((await o.store.forget(now - o.dedupeWindowMs, 500)) === 500);
+    // (The same skew: keys of events delivered before a forward jump are kept for their real window.)
+    if (o.dedupeWindowMs !== undefined) {
+      const before = now - o.dedupeWindowMs - (now - o.maxAgeMs - cutoff);
+      while ((await o.store.forget(before, 500)) === 500);
+    }
   }
 
   return {
@@ -617,13 +700,13 @@ export function createFlusher(o: FlusherOptions): Flusher {
     },
     inFlight: () => inFlight,
     blockedUntil() {
-      const now = o.now();
+      const now = clock();
       let until = offlineUntil > now ? offlineUntil : 0;
       for (const d of dests.values()) if (d.until > now) until = Math.max(until, d.until);
       return until;
     },
     destinations() {
-      const now = o.now();
+      const now = clock();
       return [...dests.values()].map((d) => {
         const heldUntil = Math.max(d.until > now ? d.until : 0, offlineUntil > now ? offlineUntil : 0);
         return {
@@ -668,4 +751,14 @@ interface Dest {
   persisted: boolean;
   lastStatus: number | null;
   lastAttemptAt: number | null;
+}
+
+/**
+ * A hold (epoch ms, 0: none) after the clock jumped by `jump` at `at`: back, one still
+ * ahead moves back with it (not before `at`); forward, one that was still running moves on with it.
+ */
+function shiftHold(until: number, jump: number, at: number): number {
+  if (until <= 0) return until;
+  if (jump < 0) return movedBack(until, -jump, at, true);
+  return until > at - jump ? until + jump : until;
 }

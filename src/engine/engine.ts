@@ -101,6 +101,8 @@ export function createEngine(opts: ResolvedOptions, store: Store, host: EngineHo
           Math.min(2500, Math.max(50, opts.batchMaxVisitors * opts.concurrency))
         : Math.max(50, opts.concurrency * 16),
     now: Date.now,
+    // Against which the wall clock's jumps are measured (delivery/clock.ts).
+    monotonic: () => performance.now(),
     random: Math.random,
     isOffline: host.isOffline,
     exclusive: host.exclusive,

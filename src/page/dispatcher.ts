@@ -442,7 +442,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   // `verb` is given by dispatchEvent only: its events are de-duplicated by content.
-  function enqueue(url: unknown, params: unknown, what: string, verb?: unknown): Promise<DispatchResponse> {
+  // `closing`: the page is going (closingDispatcher): the message goes at once, and a
+  // keepalive copy too where no service worker holds the events, as on pagehide.
+  function enqueue(url: unknown, params: unknown, what: string, verb?: unknown, closing?: unknown): Promise<DispatchResponse> {
     return new Promise<DispatchResponse>((resolve, reject) => {
       if (closed) fail('closed', 'this dispatcher was closed');
       const body = toJson(params, what);
@@ -464,9 +466,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       outgoing.push(event);
       waiting.set(event.id, event);
-      if (hiding && !swReady) beacon(event);
+      if (closing) lastChance();
+      if ((hiding || closing) && !swReady) beacon(event);
       settles.push([resolve, reject]);
-      if (outgoing.length === MAX_EVENTS_PER_MESSAGE) sendOutgoing();
+      if (closing || outgoing.length === MAX_EVENTS_PER_MESSAGE) sendOutgoing();
     });
   }
 
@@ -494,11 +497,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // `endpoints=`, not an array) allows nothing here, rather than any URL. (An entry of
   // another scheme, `ftp://x`, which the outbox refuses too, can only match event URLs
   // of that scheme, which fetch does not send anywhere.)
-  let allowed: string[][] = [];
+  let allowed: string[][] | undefined;
   function onPageHide(): void {
     hiding = 1;
     // What waits for its message goes now: a timer may not run again.
     sendOutgoing();
+    lastChance();
+    for (const event of waiting.values()) beacon(event);
+  }
+
+  // The keepalive budget and allow-lists, once per time the page goes.
+  function lastChance(): void {
+    if (allowed) return;
     budget = 60_000;
     allowed = [];
     for (const list of [fallbackOptions ? fallbackOptions.endpoints : undefined, swUrl && endpointsFromQuery(swUrl.searchParams)]) {
@@ -508,12 +518,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         allowed.push([]);
       }
     }
-    for (const event of waiting.values()) beacon(event);
   }
+
+  // Back from the back/forward cache (pagehide with `persisted`, then this): the page lives
+  // on, so events go as before pagehide, batched and without keepalive copies; the next
+  // pagehide has its budget again. (Becoming visible also wakes the worker: onVisible.)
+  const onPageShow = (): void => {
+    hiding = allowed = undefined;
+  };
 
   function beacon({ url: original, body }: WireEvent): void {
     const url = rewriteUrl(original, rewrites);
-    if (allowed.every((list) => list.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
+    if (allowed!.every((list) => list.some((e) => url.startsWith(e))) && (budget -= body.length * 3) > 0) {
       fetch(url, {
         method: 'POST',
         // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
@@ -554,6 +570,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   listen('addEventListener');
   addEventListener('pagehide', onPageHide);
+  addEventListener('pageshow', onPageShow);
   // Messages to a page are queued until it starts them (addEventListener alone does not).
   container?.startMessages();
   // Register now, so a first visit gets its worker as early as possible; then wake it.
@@ -569,14 +586,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     closed ? fail('closed', 'this dispatcher was closed') : post({ type: `sw-outbox/${type}`, v, arg } as PageMessage);
   const result = (reply: WorkerReply) => (reply as ResultReply).result as never;
   return {
-    dispatchEvent(event, callback) {
+    // (A third argument, `closing`, is closingDispatcher's.)
+    dispatchEvent(event, callback, closing?: unknown) {
       const promise =
         callback !== undefined && typeof callback !== 'function'
           ? Promise.reject(new OutboxError('invalid-event', `callback must be a function, got ${describe(callback)}`))
           : typeof event !== 'object' || !event || Array.isArray(event)
             ? Promise.reject(new OutboxError('invalid-event', `event must be an object {url, httpVerb, params}, got ${describe(event)}`))
             : // The worker checks the verb (only POST), the URL and the size.
-              enqueue(event.url, event.params, 'event.params', event.httpVerb);
+              enqueue(event.url, event.params, 'event.params', event.httpVerb, closing);
       // v3–v5 callers ignore the promise: a callback consumes its rejection.
       promise.then(callback, (error: OutboxError) => callback?.({ statusCode: STATUS[error.code] ?? 400 }));
       return promise;
@@ -615,10 +633,33 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await Promise.allSettled(inFlight);
       listen('removeEventListener');
       removeEventListener('pagehide', onPageHide);
+      removeEventListener('pageshow', onPageShow);
       void transport?.then(
         (t) => t.close?.(),
         () => {},
       );
     },
   };
+}
+
+/** An Optimizely SDK v6 `EventDispatcher`: what `closingDispatcher` returns. */
+export interface ClosingDispatcher {
+  dispatchEvent(event: OutboxEvent): Promise<DispatchResponse>;
+}
+
+/**
+ * For the Optimizely SDK v6 batch event processor's `closingEventDispatcher`, used for the
+ * batch it flushes as the page goes (`pagehide`, `close()`). The SDK's default is its
+ * sendBeacon dispatcher, which it leaves out once you pass your own `eventDispatcher`:
+ * this one takes that batch as `dispatcher` does an event dispatched during `pagehide`:
+ * posted to the worker at once, not batched with others, with a keepalive copy (within
+ * the 64 KB budget, to allowed endpoints only) where no service worker holds the events
+ * yet (a first visit, the fallback). It resolves `{statusCode: 202}` once committed, as
+ * `dispatchEvent` does: a batch the page did not live to see acknowledged stays in the
+ * SDK's event store, and its re-send is stored once (`dedupeWindowMs`).
+ * @example createBatchEventProcessor({ eventDispatcher: dispatcher, closingEventDispatcher: closingDispatcher(dispatcher) })
+ */
+export function closingDispatcher(dispatcher: Dispatcher): ClosingDispatcher {
+  const dispatch = dispatcher.dispatchEvent as (event: OutboxEvent, callback: undefined, closing: 1) => Promise<DispatchResponse>;
+  return { dispatchEvent: (event) => dispatch(event, undefined, 1) };
 }

@@ -8,6 +8,7 @@
 // - settle applies its settlements in order; one for an event no longer queued (settled
 //   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
+import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../delivery/clock.js';
 import { OutboxError } from '../errors.js';
 import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
 import {
@@ -21,6 +22,7 @@ import {
   type Store,
   type StoreOptions,
   countQueued,
+  recordMovedBack,
 } from './store.js';
 
 const ZERO: Counters = { queued: 0, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 };
@@ -40,6 +42,9 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
   const counters: Counters = { ...ZERO };
   let lastSeq = 0;
   let holds: Record<string, DestinationHold> = {};
+  /** The latest time a write ended, and the skew saved (as StoreClock in store.ts). */
+  let clockAt: number | undefined;
+  let skew: AgeSkew = NO_SKEW;
 
   const byDue = (a: QueuedRecord, b: QueuedRecord) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq;
 
@@ -82,10 +87,26 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
 
   // Runs synchronously (so atomically), settles like an IndexedDB request would.
   const run = <T>(op: () => T): Promise<T> => Promise.resolve().then(op);
+  // A write looks at the clock first, as the IndexedDB store's transactions do: went back
+  // since the last write, the times still ahead move back with it.
+  const write = <T>(op: () => T): Promise<T> =>
+    run(() => {
+      const at = now();
+      if (clockAt !== undefined && at < clockAt - CLOCK_TOLERANCE_MS) moveBack(clockAt - at, at);
+      const result = op();
+      clockAt = Math.max(at, now());
+      return result;
+    });
+
+  function moveBack(by: number, at: number): void {
+    for (const [seq, r] of queue) if (r.nextAttemptAt > at) queue.set(seq, recordMovedBack(r, by, at));
+    for (const [key, h] of Object.entries(holds)) holds[key] = { ...h, until: movedBack(h.until, by, at, true) };
+    skew = { ...skew, since: movedBack(skew.since, by, at) };
+  }
 
   return {
     enqueue(records, limits) {
-      return run(() => {
+      return write(() => {
         const window = limits.dedupeWindowMs ?? 0;
         const keysOf = (r: NewRecord): string[] | undefined => (window > 0 && r.keys?.length ? r.keys : undefined);
         const at = now();
@@ -186,7 +207,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     settle(settlements) {
-      return run(() => {
+      return write(() => {
         let applied = 0;
         for (const s of settlements) {
           const record = queue.get(s.seq);
@@ -220,7 +241,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     release(holds, at) {
-      return run(() => {
+      return write(() => {
         let released = 0;
         for (const hold of holds) {
           for (const record of queue.values()) {
@@ -235,7 +256,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     expire(createdBefore, limit) {
-      return run(() => {
+      return write(() => {
         const old = [...queue.values()]
           .filter((r) => r.createdAt < createdBefore)
           .sort((a, b) => a.createdAt - b.createdAt || a.seq - b.seq)
@@ -250,8 +271,17 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
       return run(() => true);
     },
 
+    rebase(maxWaitMs, next) {
+      return write(() => {
+        const cap = now() + Math.max(0, maxWaitMs);
+        for (const r of queue.values()) if (r.nextAttemptAt > cap) r.nextAttemptAt = cap;
+        if (next) skew = { ...next };
+        return { ...skew };
+      });
+    },
+
     forget(before, limit) {
-      return run(() => {
+      return write(() => {
         const old = [...seen.entries()]
           .filter(([, at]) => at < before)
           .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
@@ -281,7 +311,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     saveDestinationHolds(next) {
-      return run(() => {
+      return write(() => {
         holds = { ...next };
       });
     },
@@ -304,7 +334,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     requeue(selection, maxQueueSize) {
-      return run(() => {
+      return write(() => {
         const { found, notFound, last } = selectDead(selection);
         const out: RequeueOutcome = { requeued: [], alreadyQueued: [], queueFull: [], notFound, ...(last !== undefined ? { last } : {}) };
         const queuedIds = new Set<string>();
@@ -351,7 +381,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     discard(selection) {
-      return run(() => {
+      return write(() => {
         const { found, notFound, last } = selectDead(selection);
         for (const r of found) dead.delete(r.seq);
         counters.deadLettered = Math.max(0, counters.deadLettered - found.length);
@@ -370,7 +400,7 @@ export function openMemoryStore(options: StoreOptions = {}): Store {
     },
 
     clear() {
-      return run(() => {
+      return write(() => {
         queue.clear();
         dead.clear();
         seen.clear();

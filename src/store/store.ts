@@ -11,6 +11,7 @@
 //   they count, so they cannot drift from the data.
 import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
 import { urlTag } from '../delivery/batching.js';
+import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../delivery/clock.js';
 import type { Hold } from '../delivery/policy.js';
 import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
 import { OutboxError } from '../errors.js';
@@ -95,6 +96,16 @@ export interface Counters {
   requeued?: number;
   /** Dead letters deleted on request (absent until the first). */
   discarded?: number;
+  /** The clock as this store saw it (internal: counters() leaves it out). Absent before the first write of this version. */
+  clock?: StoreClock;
+}
+
+/** What the store knows of the clock (see delivery/clock.ts). */
+export interface StoreClock {
+  /** The latest time a write transaction ended (epoch ms): a clock behind it went back. */
+  at: number;
+  /** Forward jumps left out of events' age, as the flusher last saved them. */
+  skew?: AgeSkew;
 }
 
 /** An event in a fresh segment: its seq is `seg * SEGMENT + position`. */
@@ -241,6 +252,16 @@ export interface Store {
   forget(before: number, limit: number): Promise<number>;
   /** Earliest `nextAttemptAt` of any queued event (none of the destinations of `skip`). */
   nextAttemptAt(skip?: ReadonlySet<string>): Promise<number | undefined>;
+  /**
+   * Keeps stored times in step with the wall clock (see delivery/clock.ts). Every write
+   * transaction starts with a look at the clock: behind the latest time written by more
+   * than CLOCK_TOLERANCE_MS (it went back), every stored time still ahead of it (event
+   * schedules and creation times, destination holds, the lease) first moves back by that
+   * much. This call is such a write, and then brings any schedule beyond `now +
+   * maxWaitMs` (the longest wait the outbox sets) back to that; `skew`, when given, is
+   * saved. Resolves to the skew saved (none: zero).
+   */
+  rebase(maxWaitMs: number, skew?: AgeSkew): Promise<AgeSkew>;
   /** Queued events per destination. */
   queuedByDestination(): Promise<Record<string, number>>;
   /** The destinations held back, as last saved. */
@@ -392,8 +413,13 @@ export function openStore(options: StoreOptions = {}): Store {
         tx = database.transaction(WRITE_STORES, 'readwrite');
         const meta = tx.objectStore('meta');
         const counters: Counters = { ...ZERO, ...(await meta.get('counters')) };
+        // The clock went back since the last write: what was written before moves back
+        // with it, before anything this batch writes (so nothing written after the jump moves).
+        const at = now();
+        if (counters.clock && at < counters.clock.at - CLOCK_TOLERANCE_MS) await moveBack(tx, counters, counters.clock.at - at, at);
         const results: unknown[] = [];
         for (const item of batch) results.push(await item.op(tx, counters));
+        counters.clock = { ...counters.clock, at: Math.max(at, now()) };
         await meta.put(counters, 'counters');
         await tx.done;
         for (const [i, item] of batch.entries()) item.resolve(results[i]);
@@ -412,6 +438,42 @@ export function openStore(options: StoreOptions = {}): Store {
       }
     }
     writing = false;
+  }
+
+  /**
+   * After the clock went back `by` ms (as far as known: the latest time written, less
+   * `at`), every stored time still ahead of `at` was written before the jump: it moves
+   * back by `by` (a schedule never before `at`). Read with cursors (one record at a time:
+   * the queue may be large); a one-off after a jump.
+   */
+  async function moveBack(tx: WriteTx, counters: Counters, by: number, at: number): Promise<void> {
+    // Events with a history: those scheduled ahead (the others are due; their times are left).
+    let cursor = await tx.objectStore('queue').index('nextAttemptAt').openCursor(IDBKeyRange.lowerBound(at, true));
+    while (cursor) {
+      // (Moved back, a record sorts before the cursor: it is not met again.)
+      await cursor.update(recordMovedBack(cursor.value, by, at));
+      cursor = await cursor.continue();
+    }
+    // Fresh segments created ahead: due at their creation, they would not be read (nor those after them).
+    let spent = await tx.objectStore('spent').openCursor();
+    for (; spent; spent = await spent.continue()) {
+      if (!(spent.value.createdAt > at)) continue;
+      const createdAt = spent.value.createdAt - by;
+      await spent.update({ ...spent.value, createdAt });
+      const segment = await tx.objectStore('fresh').get(spent.value.seg);
+      if (segment) await tx.objectStore('fresh').put({ ...segment, createdAt });
+    }
+    const meta = metaRecords(tx);
+    const holds = (await meta.get('holds')) as Record<string, DestinationHold> | undefined;
+    if (holds && Object.values(holds).some((h) => h.until > at)) {
+      const moved: Record<string, DestinationHold> = {};
+      for (const [key, h] of Object.entries(holds)) moved[key] = { ...h, until: movedBack(h.until, by, at, true) };
+      await meta.put(moved, 'holds');
+    }
+    const lease = (await meta.get('lease')) as { owner: string; until: number } | undefined;
+    if (lease && lease.until > at) await meta.put({ ...lease, until: movedBack(lease.until, by, at, true) }, 'lease');
+    const skew = counters.clock?.skew;
+    if (skew && skew.since > at) counters.clock = { at, skew: { ...skew, since: skew.since - by } };
   }
 
   // Keeps the dead-letter store within maxDeadLetters; returns the ids it dropped.
@@ -926,7 +988,8 @@ export function openStore(options: StoreOptions = {}): Store {
       return write(async (tx) => {
         const meta = metaRecords(tx);
         const current = (await meta.get('lease')) as { owner: string; until: number } | undefined;
-        if (current && current.owner !== owner && current.until > at) return false;
+        // (A lease never lasts longer than its ttl: one beyond it was written before the clock went back.)
+        if (current && current.owner !== owner && current.until > at && current.until <= at + ttlMs) return false;
         await meta.put({ owner, until: at + ttlMs }, 'lease');
         return true;
       });
@@ -984,6 +1047,18 @@ export function openStore(options: StoreOptions = {}): Store {
       return times.length ? Math.min(...times) : undefined;
     },
 
+    rebase(maxWaitMs, skew) {
+      // (The look at the clock is in every write transaction: see drainWrites.)
+      return write(async (tx, counters) => {
+        const at = now();
+        const cap = at + Math.max(0, maxWaitMs);
+        let cursor = await tx.objectStore('queue').index('nextAttemptAt').openCursor(IDBKeyRange.lowerBound(cap, true));
+        for (; cursor; cursor = await cursor.continue()) await cursor.update({ ...cursor.value, nextAttemptAt: cap });
+        if (skew) counters.clock = { at: counters.clock?.at ?? at, skew: { ...skew } };
+        return { ...(counters.clock?.skew ?? NO_SKEW) };
+      });
+    },
+
     async queuedByDestination() {
       const database = await db();
       const counters = await database.get('meta', 'counters');
@@ -1025,7 +1100,7 @@ export function openStore(options: StoreOptions = {}): Store {
     async counters() {
       const database = await db();
       // (Per destination: queuedByDestination.)
-      const { destinations: _, ...counters } = { ...ZERO, ...(await database.get('meta', 'counters')) };
+      const { destinations: _, clock: __, ...counters } = { ...ZERO, ...(await database.get('meta', 'counters')) };
       return counters;
     },
 
@@ -1122,6 +1197,14 @@ export function openStore(options: StoreOptions = {}): Store {
 }
 
 const byDue = (a: QueuedRecord, b: QueuedRecord) => a.nextAttemptAt - b.nextAttemptAt || a.seq - b.seq;
+
+/** A queued record after the clock went back `by` ms, read at `at`: its times ahead of `at` move back (its schedule not before `at`). */
+export function recordMovedBack(r: QueuedRecord, by: number, at: number): QueuedRecord {
+  const moved: QueuedRecord = { ...r, createdAt: movedBack(r.createdAt, by, at), nextAttemptAt: movedBack(r.nextAttemptAt, by, at, true) };
+  if (r.firstAttemptAt !== undefined) moved.firstAttemptAt = movedBack(r.firstAttemptAt, by, at);
+  if (r.lastAttemptAt !== undefined) moved.lastAttemptAt = movedBack(r.lastAttemptAt, by, at);
+  return moved;
+}
 
 /** Event `i` of a fresh segment as a queued record: never tried, due at its creation. */
 function freshRecord(segment: Segment, i: number): QueuedRecord | undefined {

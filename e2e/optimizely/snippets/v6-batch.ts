@@ -1,5 +1,5 @@
 import { createBatchEventProcessor, createInstance, createStaticProjectConfigManager } from '@optimizely/optimizely-sdk';
-import { createDispatcher } from 'sw-outbox';
+import { closingDispatcher, createDispatcher } from 'sw-outbox';
 import { datafile } from './datafile'; // your project's datafile (JSON text)
 
 export const dispatcher = createDispatcher({
@@ -10,7 +10,8 @@ export const optimizely = createInstance({
   projectConfigManager: createStaticProjectConfigManager({ datafile }),
   // The SDK batches (10 events or 1 s) and keeps each batch in localStorage until the
   // outbox has accepted it; a batch it sends again is stored once (dedupeWindowMs).
-  eventProcessor: createBatchEventProcessor({ eventDispatcher: dispatcher }),
+  // The batch it flushes as the page goes: handed over at once, as its sendBeacon would.
+  eventProcessor: createBatchEventProcessor({ eventDispatcher: dispatcher, closingEventDispatcher: closingDispatcher(dispatcher) }),
 });
 
 addEventListener('pagehide', (event) => {
