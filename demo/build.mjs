@@ -6,19 +6,21 @@
 // 2. The PNG icons, drawn by icons.mjs.
 // 3. The service worker (worker/sw.ts): bundled into one classic script, then
 //    workbox-build's injectManifest writes the precache manifest of everything above
-//    into it, as demo/dist/sw.js.
+//    into it, as demo/dist/sw.js; last, its version id (sw-version.mjs), a hash of the
+//    script: the same build gives the same bytes, a changed one a new version.
 //
 // Page and worker use the *built* package (dist/index.js, dist/worker.js), the way an
 // app would. demo/main.ts imports '../src/index' and demo/worker/sw.ts imports
 // 'sw-outbox/worker' (mapped to the source by demo/worker/tsconfig.json), so both
 // type-check without a build; the plugin below swaps in the built files at bundle time.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'vite';
 import { injectManifest } from 'workbox-build';
 import { icons } from './icons.mjs';
+import { VERSION_PLACEHOLDER, versionOf, withVersion } from './sw-version.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -70,7 +72,7 @@ async function buildWorker() {
       root: here,
       plugins: [useBuiltPackage()],
       // Workbox's modules keep their dev-only logging behind this check.
-      define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+      define: { 'process.env.NODE_ENV': JSON.stringify('production'), __DEMO_SW_VERSION__: JSON.stringify(VERSION_PLACEHOLDER) },
       build: {
         outDir: temp,
         emptyOutDir: false,
@@ -90,6 +92,9 @@ async function buildWorker() {
       dontCacheBustURLsMatching: /^assets\//,
     });
     for (const warning of warnings) console.warn(`demo: workbox-build: ${warning}`);
+    const sw = join(outDir, 'sw.js');
+    const script = readFileSync(sw, 'utf8');
+    writeFileSync(sw, withVersion(script, versionOf(script)));
     return { count, size };
   } finally {
     rmSync(temp, { recursive: true, force: true });

@@ -180,3 +180,62 @@ test('the demo: a 400 collector fills the dead letters; send one again, discard 
   await page.waitForTimeout(500);
   for (const uuid of discarded) expect(deliveredByUuid().get(uuid)).toBeUndefined();
 });
+
+test('the demo: a new worker version waits; "Reload to update" switches to it, and the queued events go once', async ({ page }) => {
+  const versionBadge = page.locator('#sw-version');
+  const banner = page.locator('#update');
+  await page.goto(`${demo.origin}/?baseMs=250&maxMs=2000`);
+  await expect(page.locator('#status')).toContainText('Ready');
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  await expect(versionBadge).toHaveText(/^Worker [0-9a-f]{12}$/);
+  const oldVersion = await versionBadge.textContent();
+  await expect(banner).toBeHidden();
+  // What the collector had before (earlier tests of this worker's demo server).
+  const before = new Set(deliveredByUuid().keys());
+  const ours = () => [...deliveredByUuid()].filter(([uuid]) => !before.has(uuid));
+
+  // Three conversions while the collector is down: accepted, queued in IndexedDB.
+  await page.getByRole('radio', { name: /^Down/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is down');
+  await page.getByLabel('User id').fill('lin');
+  const track = page.getByRole('button', { name: 'Track conversion' });
+  for (let i = 0; i < 3; i++) await track.click();
+  await expect(stat(page, 'queued')).toHaveText('3');
+
+  // A deploy: /sw.js has new bytes. The next page load checks, the new worker installs
+  // and waits (this tab runs the old one): the banner offers it. Installing means
+  // precaching the app again: slow on a loaded machine, hence the longer wait.
+  const newVersion = demo.deployWorker();
+  await page.reload();
+  await expect(banner).toBeVisible({ timeout: 60_000 });
+  await expect(banner).toContainText('A new version of the demo is ready');
+  await expect(versionBadge).toHaveText(oldVersion!);
+  await expect(stat(page, 'queued')).toHaveText('3');
+
+  // Reload to update: the page reloads under the new worker, banner gone, queue intact.
+  const reloaded = page.waitForEvent('load');
+  await page.getByRole('button', { name: 'Reload to update' }).click();
+  await reloaded;
+  await expect(versionBadge).toHaveText(`Worker ${newVersion.replace(/^sw-outbox-demo@/, '')}`);
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  await expect(banner).toBeHidden();
+  await expect(stat(page, 'queued')).toHaveText('3');
+  expect(ours()).toEqual([]);
+  const registration = await page.evaluate(async () => {
+    const r = await navigator.serviceWorker.getRegistration();
+    return {
+      waiting: Boolean(r?.waiting),
+      installing: Boolean(r?.installing),
+      controlled: r?.active === navigator.serviceWorker.controller,
+    };
+  });
+  expect(registration).toEqual({ waiting: false, installing: false, controlled: true });
+
+  // The collector is back: the new worker delivers the three, each once.
+  await page.getByRole('radio', { name: /^Up/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is up');
+  await expect(stat(page, 'queued')).toHaveText('0');
+  await expect.poll(() => ours().length).toBe(3);
+  await page.waitForTimeout(500);
+  expect(ours().map(([, times]) => times)).toEqual([1, 1, 1]);
+});
