@@ -24,7 +24,7 @@ import { VERSION_PLACEHOLDER, versionOf, withVersion } from './sw-version.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const outDir = resolve(here, 'dist');
+const defaultOutDir = resolve(here, 'dist');
 const built = { page: resolve(root, 'dist/index.js'), worker: resolve(root, 'dist/worker.js') };
 const srcIndex = resolve(root, 'src/index.ts');
 
@@ -43,8 +43,8 @@ function useBuiltPackage() {
   };
 }
 
-/** The page: index.html and what it imports, plus public/. */
-async function buildPage() {
+/** The page: index.html and what it imports, plus public/. @param {string} outDir */
+async function buildPage(outDir) {
   await build({
     logLevel: 'warn',
     configFile: false,
@@ -62,8 +62,8 @@ async function buildPage() {
   for (const [name, png] of Object.entries(icons())) writeFileSync(join(outDir, name), png);
 }
 
-/** The service worker: one classic script (module workers are not everywhere yet). */
-async function buildWorker() {
+/** The service worker: one classic script (module workers are not everywhere yet). @param {string} outDir */
+async function buildWorker(outDir) {
   const temp = mkdtempSync(join(tmpdir(), 'sw-outbox-demo-sw-'));
   try {
     await build({
@@ -101,13 +101,17 @@ async function buildWorker() {
   }
 }
 
-export async function buildDemo() {
+/**
+ * @param {{outDir?: string}} [options] where to build (default demo/dist; the end-to-end
+ *   test builds a copy per test worker, so that one's build never empties another's files)
+ */
+export async function buildDemo({ outDir = defaultOutDir } = {}) {
   for (const file of Object.values(built)) {
     if (!existsSync(file)) throw new Error(`demo: ${file} is missing; run node scripts/build.mjs first`);
   }
-  await buildPage();
-  const { count, size } = await buildWorker();
-  console.log(`built demo/dist (service worker precaches ${count} files, ${(size / 1024).toFixed(0)} KiB)`);
+  await buildPage(outDir);
+  const { count, size } = await buildWorker(outDir);
+  console.log(`built ${outDir} (service worker precaches ${count} files, ${(size / 1024).toFixed(0)} KiB)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

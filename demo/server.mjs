@@ -18,7 +18,7 @@ import { startStaticServer } from '../e2e/static-server.mjs';
 import { versionOf, withVersion } from './sw-version.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pageDir = resolve(here, 'dist');
+const defaultPageDir = resolve(here, 'dist');
 
 /** @typedef {import('../e2e/collector.mjs').Collector} Collector */
 /** @typedef {Parameters<Collector['setMode']>[0]} Mode */
@@ -156,11 +156,13 @@ async function readBody(req) {
 
 /**
  * Starts the collector and the page server.
- * @param {{port?: number, collectorPort?: number, warn?: (message: string) => void}} [options]
+ * @param {{port?: number, collectorPort?: number, dir?: string, warn?: (message: string) => void}} [options]
  *   ports default to 5173 and 5174 and fall back to free ones when taken; 0 means any free port.
+ *   dir: the built demo (default demo/dist).
  */
 export async function startDemo(options = {}) {
   const warn = options.warn ?? ((message) => console.warn(message));
+  const pageDir = options.dir ?? defaultPageDir;
   for (const file of ['index.html', 'sw.js']) {
     if (!existsSync(resolve(pageDir, file))) {
       throw new Error(`sw-outbox demo: ${resolve(pageDir, file)} is missing; build first: node scripts/build.mjs --demo (or npm start)`);
