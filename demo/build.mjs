@@ -6,23 +6,25 @@
 // 2. The PNG icons, drawn by icons.mjs.
 // 3. The service worker (worker/sw.ts): bundled into one classic script, then
 //    workbox-build's injectManifest writes the precache manifest of everything above
-//    into it, as demo/dist/sw.js.
+//    into it, as demo/dist/sw.js; last, its version id (sw-version.mjs), a hash of the
+//    script: the same build gives the same bytes, a changed one a new version.
 //
 // Page and worker use the *built* package (dist/index.js, dist/worker.js), the way an
 // app would. demo/main.ts imports '../src/index' and demo/worker/sw.ts imports
 // 'sw-outbox/worker' (mapped to the source by demo/worker/tsconfig.json), so both
 // type-check without a build; the plugin below swaps in the built files at bundle time.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'vite';
 import { injectManifest } from 'workbox-build';
 import { icons } from './icons.mjs';
+import { VERSION_PLACEHOLDER, versionOf, withVersion } from './sw-version.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
-const outDir = resolve(here, 'dist');
+const defaultOutDir = resolve(here, 'dist');
 const built = { page: resolve(root, 'dist/index.js'), worker: resolve(root, 'dist/worker.js') };
 const srcIndex = resolve(root, 'src/index.ts');
 
@@ -41,8 +43,8 @@ function useBuiltPackage() {
   };
 }
 
-/** The page: index.html and what it imports, plus public/. */
-async function buildPage() {
+/** The page: index.html and what it imports, plus public/. @param {string} outDir */
+async function buildPage(outDir) {
   await build({
     logLevel: 'warn',
     configFile: false,
@@ -60,8 +62,8 @@ async function buildPage() {
   for (const [name, png] of Object.entries(icons())) writeFileSync(join(outDir, name), png);
 }
 
-/** The service worker: one classic script (module workers are not everywhere yet). */
-async function buildWorker() {
+/** The service worker: one classic script (module workers are not everywhere yet). @param {string} outDir */
+async function buildWorker(outDir) {
   const temp = mkdtempSync(join(tmpdir(), 'sw-outbox-demo-sw-'));
   try {
     await build({
@@ -70,7 +72,7 @@ async function buildWorker() {
       root: here,
       plugins: [useBuiltPackage()],
       // Workbox's modules keep their dev-only logging behind this check.
-      define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+      define: { 'process.env.NODE_ENV': JSON.stringify('production'), __DEMO_SW_VERSION__: JSON.stringify(VERSION_PLACEHOLDER) },
       build: {
         outDir: temp,
         emptyOutDir: false,
@@ -90,19 +92,26 @@ async function buildWorker() {
       dontCacheBustURLsMatching: /^assets\//,
     });
     for (const warning of warnings) console.warn(`demo: workbox-build: ${warning}`);
+    const sw = join(outDir, 'sw.js');
+    const script = readFileSync(sw, 'utf8');
+    writeFileSync(sw, withVersion(script, versionOf(script)));
     return { count, size };
   } finally {
     rmSync(temp, { recursive: true, force: true });
   }
 }
 
-export async function buildDemo() {
+/**
+ * @param {{outDir?: string}} [options] where to build (default demo/dist; the end-to-end
+ *   test builds a copy per test worker, so that one's build never empties another's files)
+ */
+export async function buildDemo({ outDir = defaultOutDir } = {}) {
   for (const file of Object.values(built)) {
     if (!existsSync(file)) throw new Error(`demo: ${file} is missing; run node scripts/build.mjs first`);
   }
-  await buildPage();
-  const { count, size } = await buildWorker();
-  console.log(`built demo/dist (service worker precaches ${count} files, ${(size / 1024).toFixed(0)} KiB)`);
+  await buildPage(outDir);
+  const { count, size } = await buildWorker(outDir);
+  console.log(`built ${outDir} (service worker precaches ${count} files, ${(size / 1024).toFixed(0)} KiB)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -5,7 +5,8 @@
 // `tsc -p tsconfig.json` checks it without a build, and demo/build.mjs bundles the built
 // package (dist/index.js) in its place.
 import type { EventDispatcherResponse } from '@optimizely/optimizely-sdk';
-import { createDispatcher } from '../src/index';
+import { Workbox, messageSW } from 'workbox-window';
+import { type Dispatcher, createDispatcher } from '../src/index';
 import { startCollectorPanel } from './collector-panel';
 import { startDeadLettersPanel } from './dead-letters-panel';
 import { $, count, el, errorText, getJson, setStatus } from './dom';
@@ -34,6 +35,9 @@ const ui = {
   accepted: $('#accepted'),
   net: $('#net'),
   swState: $('#sw-state'),
+  swVersion: $('#sw-version'),
+  update: $('#update'),
+  updateReload: $<HTMLButtonElement>('#update-reload'),
   offlineReady: $('#offline-ready'),
   install: $<HTMLButtonElement>('#install'),
 };
@@ -78,18 +82,80 @@ async function watchWorker(): Promise<void> {
     return;
   }
   const show = async () => {
-    const active = navigator.serviceWorker.controller !== null;
-    ui.swState.textContent = active ? 'Service worker: active' : 'Service worker: installing…';
-    ui.swState.dataset.tone = active ? 'ok' : 'info';
+    const controller = navigator.serviceWorker.controller;
+    ui.swState.textContent = controller ? 'Service worker: active' : 'Service worker: installing…';
+    ui.swState.dataset.tone = controller ? 'ok' : 'info';
     // Workbox names its precache "workbox-precache-v2-<scope>".
     const cached = 'caches' in self && (await caches.keys()).some((name) => name.startsWith('workbox-precache'));
     ui.offlineReady.textContent = cached ? 'Works offline' : 'App shell: not cached yet';
     ui.offlineReady.dataset.tone = cached ? 'ok' : 'info';
+    // Which version of the worker runs this page (demo/worker/sw.ts answers GET_VERSION).
+    const version: unknown = controller && (await messageSW(controller, { type: 'GET_VERSION' }).catch(() => undefined));
+    ui.swVersion.hidden = typeof version !== 'string';
+    if (typeof version === 'string') ui.swVersion.textContent = `Worker ${version.replace(/^sw-outbox-demo@/, '')}`;
   };
   void show();
   navigator.serviceWorker.addEventListener('controllerchange', () => void show());
   await navigator.serviceWorker.ready;
   await show();
+}
+
+/**
+ * The update flow of a workbox-window app. The demo's worker does not call skipWaiting()
+ * on its own, so a new version waits while this tab runs the old one (which keeps
+ * delivering: both share the IndexedDB queue). The banner offers to switch: the waiting
+ * worker is told to skipWaiting(), and the page reloads once the new one controls it,
+ * so page code and worker match again.
+ */
+function offerUpdate(wb: Workbox, dispatcher: Dispatcher): void {
+  const show = () => void (ui.update.hidden = false);
+  // workbox-window's signal: a new version installed and still waiting 200 ms later.
+  wb.addEventListener('waiting', show);
+  ui.updateReload.addEventListener('click', async () => {
+    ui.updateReload.disabled = true;
+    const waiting = (await navigator.serviceWorker.getRegistration())?.waiting;
+    // Activated meanwhile from another tab: this one only needs the reload.
+    if (!waiting) return location.reload();
+    // Chromium activates a worker that called skipWaiting() only once the old one has no
+    // event in progress (or after 5 minutes), and this page messages the old one every
+    // second (stats, wake-ups): that moment may not come on a busy machine. The page is
+    // about to reload: close the dispatcher (what was handed over is acknowledged first,
+    // so committed), and the old worker goes quiet.
+    await dispatcher.close();
+    // Before the message: `controlling` fires once the new worker has claimed this page.
+    wb.addEventListener('controlling', () => location.reload());
+    wb.messageSkipWaiting();
+  });
+  // A tab left open learns of a new version when it is looked at again.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void wb.update();
+  });
+}
+
+/**
+ * Once registered: look for a new version now. The browser checks by itself after a
+ * navigation, but Chromium waits for a second in which the worker gets no event, and
+ * this page messages it every second (stats): that check may never come.
+ * What `waiting` misses is watched here too. workbox-window listens from register() on,
+ * and Chromium's register() of a known script checks for an update and may resolve only
+ * once the new version has installed; `updatefound` can then come after it, when
+ * `installing` is already empty. So: any worker of the registration that is `installed`
+ * (that is, waiting) while this page has a controller shows the banner, looked at on
+ * every `updatefound` and state change.
+ */
+function checkForUpdate(wb: Workbox, registration: ServiceWorkerRegistration): void {
+  const watched = new WeakSet<ServiceWorker>();
+  const check = () => {
+    for (const worker of [registration.installing, registration.waiting]) {
+      if (!worker) continue;
+      if (!watched.has(worker)) worker.addEventListener('statechange', check);
+      watched.add(worker);
+      if (worker.state === 'installed' && navigator.serviceWorker.controller) ui.update.hidden = false;
+    }
+  };
+  registration.addEventListener('updatefound', check);
+  check();
+  void wb.update();
 }
 
 // "Install app", where the browser offers it (Chromium's beforeinstallprompt).
@@ -164,8 +230,27 @@ async function main(): Promise<void> {
 
   // The demo's own service worker (precache + installOutbox), with the outbox's options
   // in its URL: the collector's origin is only known when the demo server starts.
+  // Registered with workbox-window, as a PWA with a worker of its own does, and that
+  // Workbox handed to the dispatcher. (`new Workbox` throws where there is no service
+  // worker API: there the dispatcher gets the URL, and runs its fallback.)
   const swUrl = `/sw.js?${new URLSearchParams({ endpoints: config.collectorOrigin, baseMs: String(backoff.baseMs), maxMs: String(backoff.maxMs) })}`;
-  const dispatcher = createDispatcher({ serviceWorker: swUrl });
+  const wb = 'serviceWorker' in navigator ? new Workbox(swUrl) : undefined;
+  const dispatcher = createDispatcher({
+    serviceWorker: wb ?? swUrl,
+    // Where no service worker runs, the same options (from a Workbox, the dispatcher
+    // cannot read them off the script URL).
+    fallback: { endpoints: [config.collectorOrigin], backoff },
+  });
+  if (wb) {
+    offerUpdate(wb, dispatcher);
+    wb.register().then(
+      (registration) => registration && checkForUpdate(wb, registration),
+      (error: unknown) => {
+        ui.swState.textContent = `Service worker: not registered (${errorText(error)})`;
+        ui.swState.dataset.tone = 'error';
+      },
+    );
+  }
   void watchWorker();
 
   const outbox = startOutboxPanel(dispatcher, backoff);

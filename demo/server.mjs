@@ -8,15 +8,17 @@
 //   DEMO_EXIT_AFTER_MS stop by itself after this many ms (smoke tests)
 //
 // Also a module: `startDemo({port: 0, collectorPort: 0})` starts both servers in-process
-// (the end-to-end test does) and returns them with a close().
-import { existsSync } from 'node:fs';
+// (the end-to-end test does) and returns them with a close(), and deployWorker(), which
+// serves a new version of the worker from then on, as a deploy would.
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startCollector } from '../e2e/collector.mjs';
 import { startStaticServer } from '../e2e/static-server.mjs';
+import { versionOf, withVersion } from './sw-version.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pageDir = resolve(here, 'dist');
+const defaultPageDir = resolve(here, 'dist');
 
 /** @typedef {import('../e2e/collector.mjs').Collector} Collector */
 /** @typedef {Parameters<Collector['setMode']>[0]} Mode */
@@ -154,11 +156,13 @@ async function readBody(req) {
 
 /**
  * Starts the collector and the page server.
- * @param {{port?: number, collectorPort?: number, warn?: (message: string) => void}} [options]
+ * @param {{port?: number, collectorPort?: number, dir?: string, warn?: (message: string) => void}} [options]
  *   ports default to 5173 and 5174 and fall back to free ones when taken; 0 means any free port.
+ *   dir: the built demo (default demo/dist).
  */
 export async function startDemo(options = {}) {
   const warn = options.warn ?? ((message) => console.warn(message));
+  const pageDir = options.dir ?? defaultPageDir;
   for (const file of ['index.html', 'sw.js']) {
     if (!existsSync(resolve(pageDir, file))) {
       throw new Error(`sw-outbox demo: ${resolve(pageDir, file)} is missing; build first: node scripts/build.mjs --demo (or npm start)`);
@@ -171,10 +175,18 @@ export async function startDemo(options = {}) {
   // One mode change at a time: the collector closing its socket (down) and reopening it
   // (up) must not overlap.
   let modeChange = Promise.resolve();
+  // The worker script served once deployWorker() was called (until then, demo/dist/sw.js).
+  /** @type {string | undefined} */
+  let deployed;
 
   /** @type {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => Promise<boolean>} */
   const routes = async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/sw.js' && deployed !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(deployed);
+      return true;
+    }
     if (!path.startsWith('/api/')) return false;
     if (path === '/api/config' && req.method === 'GET') {
       json(res, 200, { collectorUrl: collector.url, collectorOrigin: collector.origin });
@@ -235,6 +247,17 @@ export async function startDemo(options = {}) {
     collector,
     /** The collector's mode as last set through the page. */
     mode: () => mode,
+    /**
+     * A deploy, for the update flow: /sw.js is served with a new version id from now on
+     * (the same code otherwise, so the same precache), and the browser's next update
+     * check finds a new worker. Returns the new version id (what GET_VERSION answers).
+     */
+    deployWorker() {
+      const current = deployed ?? readFileSync(resolve(pageDir, 'sw.js'), 'utf8');
+      const version = versionOf(current);
+      deployed = withVersion(current, version);
+      return version;
+    },
     async close() {
       await Promise.allSettled([site.close(), collector.close()]);
     },

@@ -1,7 +1,11 @@
 // The `npm start` demo, driven as a person would: decide a flag, track, break the
 // collector, track, watch the retries, bring it back; go offline, reload (the precached
-// app still loads), track, come back online. The numbers on screen must match the
-// collector's own log, the ground truth.
+// app still loads), track, come back online; a 400 collector and the dead letters; a new
+// worker version deployed while events wait, and "Reload to update". The numbers on
+// screen must match the collector's own log, the ground truth.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Page, expect, test } from '@playwright/test';
 import { buildDemo } from '../demo/build.mjs';
 import { type Demo, startDemo } from '../demo/server.mjs';
@@ -9,15 +13,20 @@ import { type Demo, startDemo } from '../demo/server.mjs';
 test.use({ viewport: { width: 1280, height: 1000 } });
 
 let demo: Demo;
+let dir: string;
 
 test.beforeAll(async () => {
-  // dist/ was built by the global setup; the demo is built on top of it.
-  await buildDemo();
-  demo = await startDemo({ port: 0, collectorPort: 0 });
+  // dist/ was built by the global setup; the demo is built on top of it, a copy per test
+  // worker: a build empties its folder first, which must not pull files from under
+  // another worker's page (a precache that meets a 404 fails its install).
+  dir = mkdtempSync(join(tmpdir(), 'sw-outbox-demo-'));
+  await buildDemo({ outDir: dir });
+  demo = await startDemo({ port: 0, collectorPort: 0, dir });
 });
 
 test.afterAll(async () => {
   await demo?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Distinct event uuids the collector answered 2xx: what was delivered, duplicates dropped. */
@@ -179,4 +188,67 @@ test('the demo: a 400 collector fills the dead letters; send one again, discard 
   await expect(page.locator('#dead-letters')).toContainText('No dead letters.');
   await page.waitForTimeout(500);
   for (const uuid of discarded) expect(deliveredByUuid().get(uuid)).toBeUndefined();
+});
+
+test('the demo: a new worker version waits; "Reload to update" switches to it, and the queued events go once', async ({ page }) => {
+  // A worker update is slow on a loaded machine: the reloaded page's register() waits for
+  // Chromium's update job (3 s idle; 30–60 s at a load average of 20, seen here), which
+  // installs the new version (the precache again); then the old worker must go quiet
+  // before the new one activates. Generous waits, no timing asserted.
+  test.setTimeout(240_000);
+  const versionBadge = page.locator('#sw-version');
+  const banner = page.locator('#update');
+  await page.goto(`${demo.origin}/?baseMs=250&maxMs=2000`);
+  await expect(page.locator('#status')).toContainText('Ready');
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  await expect(versionBadge).toHaveText(/^Worker [0-9a-f]{12}$/);
+  const oldVersion = await versionBadge.textContent();
+  await expect(banner).toBeHidden();
+  // What the collector had before (earlier tests of this worker's demo server).
+  const before = new Set(deliveredByUuid().keys());
+  const ours = () => [...deliveredByUuid()].filter(([uuid]) => !before.has(uuid));
+
+  // Three conversions while the collector is down: accepted, queued in IndexedDB.
+  await page.getByRole('radio', { name: /^Down/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is down');
+  await page.getByLabel('User id').fill('lin');
+  const track = page.getByRole('button', { name: 'Track conversion' });
+  for (let i = 0; i < 3; i++) await track.click();
+  await expect(stat(page, 'queued')).toHaveText('3');
+
+  // A deploy: /sw.js has new bytes. The next page load checks, the new worker installs
+  // and waits (this tab runs the old one): the banner offers it.
+  const newVersion = demo.deployWorker();
+  await page.reload();
+  await expect(banner).toBeVisible({ timeout: 150_000 });
+  await expect(banner).toContainText('A new version of the demo is ready');
+  await expect(versionBadge).toHaveText(oldVersion!);
+  await expect(stat(page, 'queued')).toHaveText('3');
+
+  // Reload to update: the page reloads under the new worker, banner gone, queue intact.
+  const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Reload to update' }).click();
+  await reloaded;
+  await expect(versionBadge).toHaveText(`Worker ${newVersion.replace(/^sw-outbox-demo@/, '')}`);
+  await expect(page.locator('#sw-state')).toHaveText('Service worker: active');
+  await expect(banner).toBeHidden();
+  await expect(stat(page, 'queued')).toHaveText('3');
+  expect(ours()).toEqual([]);
+  const registration = await page.evaluate(async () => {
+    const r = await navigator.serviceWorker.getRegistration();
+    return {
+      waiting: Boolean(r?.waiting),
+      installing: Boolean(r?.installing),
+      controlled: r?.active === navigator.serviceWorker.controller,
+    };
+  });
+  expect(registration).toEqual({ waiting: false, installing: false, controlled: true });
+
+  // The collector is back: the new worker delivers the three, each once.
+  await page.getByRole('radio', { name: /^Up/ }).check();
+  await expect(page.locator('#mode-status')).toContainText('Collector is up');
+  await expect(stat(page, 'queued')).toHaveText('0');
+  await expect.poll(() => ours().length).toBe(3);
+  await page.waitForTimeout(500);
+  expect(ours().map(([, times]) => times)).toEqual([1, 1, 1]);
 });
