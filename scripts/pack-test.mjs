@@ -19,11 +19,15 @@
 //      once it recovers, each once; a 429 with Retry-After: 4 (backoff.maxMs 2000) → no request
 //      to it sooner, despite flush(); no service worker with app worker URLs carrying their own
 //      query (/sw.js?v=3, /sw.js?opts=…) → accepted and delivered; a 400 → dead letters listed,
-//      sent again once fixed (each once), and discarded.
+//      sent again once fixed (each once), and discarded;
+//   9. the vite-plugin-pwa example (examples/vite-pwa/, copied into the app, which installed
+//      vite-plugin-pwa too): strict tsc for its page and worker, then e2e/vite-pwa.spec.ts
+//      against it, built with the app's own vite (offline → online, the plugin's prompt update
+//      with events queued: none lost).
 // Prints the packed size and the wall times; exits non-zero on any failure.
 // KEEP_PACK_TEST=1 keeps the temp folders.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumArgs, executablePath } from '../e2e/chromium.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const started = performance.now();
 const seconds = (/** @type {number} */ since) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 const step = (/** @type {string} */ what) => console.log(`pack-test: ${what}`);
@@ -103,6 +108,7 @@ try {
       'workbox-window@^7.4',
       'workbox-precaching@^7.4',
       'workbox-build@^7.4',
+      `vite-plugin-pwa@${pkg.devDependencies['vite-plugin-pwa']}`,
       '@optimizely/optimizely-sdk@6.6.1',
       'optimizely-sdk-v5@npm:@optimizely/optimizely-sdk@5.3.5',
     ],
@@ -255,6 +261,30 @@ try {
     `Chromium, real setups: two destinations (503, hang, refused), Retry-After, app worker URLs with a query, dead letters (${seconds(t)})`,
   );
 
+  // 9. The vite-plugin-pwa example, from the tarball: its files as they are, in a folder of
+  //    the app (so `sw-outbox`, vite, vite-plugin-pwa and workbox-precaching resolve to the
+  //    app's node_modules), checked by tsc and run by its end-to-end spec.
+  t = performance.now();
+  const example = join(app, 'vite-pwa');
+  cpSync(join(root, 'examples/vite-pwa'), example, {
+    recursive: true,
+    filter: (source) => !/[\\/](dist|node_modules)$/.test(source),
+  });
+  for (const config of ['tsconfig.json', 'tsconfig.sw.json']) {
+    try {
+      execFileSync(process.execPath, [tsc, '-p', config], { cwd: example, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      throw new Error(`vite-pwa example: tsc -p ${config} failed:\n${/** @type {{stdout: string}} */ (error).stdout}`);
+    }
+  }
+  execFileSync(process.execPath, [join(root, 'node_modules/@playwright/test/cli.js'), 'test', 'e2e/vite-pwa.spec.ts'], {
+    cwd: root,
+    env: { ...process.env, SW_OUTBOX_VITE_PWA_DIR: example, SW_OUTBOX_SKIP_BUILD: '1' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  step(
+    `vite-plugin-pwa ${readInstalledVersion(app, 'vite-plugin-pwa')} example from the tarball: tsc, built and run in Chromium (${seconds(t)})`,
+  );
   console.log(`pack-test: passed — packed ${packed.size} B, install ${installTime}, total wall time ${seconds(started)}`);
 } catch (error) {
   failed = true;
@@ -268,6 +298,11 @@ try {
   else rmSync(work, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);
+
+/** The version of a package installed in `dir`. @param {string} dir @param {string} name */
+function readInstalledVersion(dir, name) {
+  return JSON.parse(readFileSync(join(dir, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
 
 /** The consumer app: its own page, worker, build script and tsconfigs. @param {string} dir */
 function writeApp(dir) {

@@ -6,7 +6,8 @@
 // - the page entry's size budget, bundled as a user's bundler would (Vite, minified, gzip);
 // - the files served as they are (dist/sw.js, dist/fallback.js): minified, within their
 //   budgets, their source maps pointing into the sources, their errors naming the option;
-// - every export of `sw-outbox` and `sw-outbox/worker` named in README.md.
+// - every export of `sw-outbox` and `sw-outbox/worker` named in README.md;
+// - README.md's Optimizely snippets and vite-plugin-pwa example equal to the files the tests run.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap, builtinModules } from 'node:module';
@@ -353,6 +354,23 @@ test('README.md shows the Optimizely snippets exactly as the tests run them', ()
   assert.ok(snippets.length >= 4, `expected the v4, v5, v6 and v6-batch snippets in ${dir}`);
   const missing = snippets.filter((f) => !readme.includes(read(`${dir}/${f}`).trim()));
   assert.deepEqual(missing, [], `README.md does not show these snippets as written: ${missing.join(', ')}`);
+});
+
+test('README.md shows the vite-plugin-pwa example (examples/vite-pwa/) exactly as the tests build it', () => {
+  const readme = read('README.md');
+  const start = readme.indexOf('### With vite-plugin-pwa');
+  assert.ok(start >= 0, 'README.md has no "### With vite-plugin-pwa" section');
+  const section = readme.slice(start);
+  const dir = 'examples/vite-pwa';
+  // The app's own files (its tsconfigs are the repo's type checks, not part of the example).
+  const files = ['.env', 'index.html', 'vite.config.ts', 'src/env.d.ts', 'src/sw.ts', 'src/main.ts'];
+  const onDisk = readdirSync(join(root, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(join(root, dir).length + 1))
+    .filter((f) => !/^tsconfig\b.*\.json$|^(dist|node_modules)\//.test(f));
+  assert.deepEqual(onDisk.sort(), [...files].sort(), `${dir} holds files this test does not compare with README.md`);
+  const missing = files.filter((f) => !section.includes(read(`${dir}/${f}`).trim()));
+  assert.deepEqual(missing, [], `README.md's vite-plugin-pwa section does not show these files as written: ${missing.join(', ')}`);
 });
 
 /** Names re-exported by an entry file (`export { a, type B } from`, `export type { C } from`). */
