@@ -43,11 +43,13 @@ const PAGE_BUDGET_GZIP_BYTES = 3968;
  * The files served as they are (copied to a site, or loaded by a `new Worker`), minified
  * by Vite's own minifier (scripts/build.mjs), gzip level 9. Measured on 2026-12-07 at
  * 79bb4a2: dist/sw.js 48,304 B min, 16,695 B gzip; dist/fallback.js 54,810 B, 18,462 B
- * (unminified they would be 98,526 / 28,239 B and 113,154 / 31,302 B). About 4 % and
- * 5 % of room, for a few options more; raise only on purpose, and update the README
- * ("Use with no worker of your own").
+ * (unminified they would be 98,526 / 28,239 B and 113,154 / 31,302 B). Raised on purpose
+ * from 17,408 / 19,456 B at d62ce0c, where storage figures (stats().storage, persisted)
+ * and clock-jump handling (store and flusher) made them 51,860 B / 17,953 B and
+ * 58,785 B / 19,856 B: about 5 % of room again. Raise only on purpose, and update the
+ * README ("Use with no worker of your own").
  */
-const SERVED_BUDGET_GZIP_BYTES = { 'dist/sw.js': 17_408, 'dist/fallback.js': 19_456 };
+const SERVED_BUDGET_GZIP_BYTES = { 'dist/sw.js': 18_944, 'dist/fallback.js': 20_992 };
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [
