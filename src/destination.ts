@@ -4,7 +4,7 @@
 // prefix that matched: health is a property of a server (its connections, its
 // `Retry-After`), prefixes of one origin share it, and an outbox without `endpoints`
 // has no prefix at all. Shared by the store (which keeps each fresh segment to one
-// destination) and delivery; imports nothing.
+// destination, and the holds) and delivery; imports nothing.
 
 /** The destination of a stored URL (an absolute http(s) href, as the engine stores it). */
 export function destinationOf(url: string): string {
@@ -26,6 +26,9 @@ export function capPerDestination<R extends { url: string }>(records: R[], share
     return n < share;
   });
 }
+
+/** Why a queued event is waiting (delivery sets it, the store keeps it). */
+export type Hold = 'offline' | 'network' | 'server';
 
 /** A destination held back by delivery failures, persisted so that a restarted worker keeps it (a `Retry-After` above all). */
 export interface DestinationHold {

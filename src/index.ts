@@ -8,7 +8,7 @@ export {
   type DispatchResponse,
   type OutboxEvent,
 } from './page/dispatcher.js';
-export type { OutboxOptions } from './engine/options.js';
+export type { OutboxOptions } from './outbox-options.js';
 export { OutboxError, type OutboxErrorCode } from './errors.js';
 export type {
   Stats,

@@ -4,7 +4,7 @@
 // sooner than a collector asked, nothing expires by a jump.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type EnqueueLimits, type Store, openStore } from '../store/store.js';
-import { CLOCK_TOLERANCE_MS, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from './clock.js';
+import { CLOCK_TOLERANCE_MS, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from '../clock.js';
 import { type Flusher, createFlusher } from './flusher.js';
 import type { SendResult } from './policy.js';
 import type { Sendable } from './send.js';

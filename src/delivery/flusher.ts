@@ -27,7 +27,7 @@ import { type DestinationHold, destinationOf } from '../destination.js';
 import type { DeadLetterDetail, DeadLetterReason, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import type { QueuedRecord, Settlement, Store } from '../store/store.js';
 import { type BatchLimits, type Unit, groupForBatching, split } from './batching.js';
-import { type AgeSkew, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from './clock.js';
+import { type AgeSkew, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from '../clock.js';
 import {
   type BackoffOptions,
   DEFAULT_MAX_RETRY_AFTER_MS,

@@ -1,6 +1,9 @@
 // Pure delivery policy: how a response is classified, when the next attempt is due.
 // Every function takes its clock value and random source as arguments, so tests record
 // decisions instead of waiting for them.
+import type { Hold } from '../destination.js';
+
+export type { Hold };
 
 export interface BackoffOptions {
   /** First retry waits up to this long. */
@@ -64,9 +67,6 @@ export type SendResult =
   | { kind: 'response'; status: number; retryAfter: string | null }
   | { kind: 'network-error'; offline: boolean; message: string }
   | { kind: 'timeout' };
-
-/** Why a queued event is waiting. */
-export type Hold = 'offline' | 'network' | 'server';
 
 export interface AttemptState {
   /** Failures that grow the backoff (offline attempts do not). */

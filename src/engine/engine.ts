@@ -3,7 +3,7 @@
 // browsers without one (worker/fallback.ts: a dedicated worker that the page's
 // dispatcher starts where no service worker runs) are both thin hosts around it, so both keep the same rules: validation, de-duplication, backoff, status classes,
 // batching. No DOM and no service-worker globals here: the host supplies those.
-import { contentKeys } from '../delivery/batching.js';
+import { contentKeys } from '../store/content-keys.js';
 import { type Flusher, createFlusher } from '../delivery/flusher.js';
 import { createSender } from '../delivery/send.js';
 import { OutboxError, describe } from '../errors.js';

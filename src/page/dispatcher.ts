@@ -13,7 +13,7 @@
 //   On `pagehide`, what this page queued there and has not seen delivered goes out with
 //   `fetch(..., {keepalive: true})` within the 64 KB budget (it stays queued: at-least-once).
 import type { Workbox } from 'workbox-window';
-import { type OutboxOptions, endpointsFromQuery } from '../engine/options.js';
+import { type OutboxOptions, endpointsFromQuery } from '../outbox-options.js';
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
 import { rewriteUrl, toJson } from '../validate.js';
 import {

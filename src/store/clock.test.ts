@@ -3,7 +3,7 @@
 // schedule outlasts the longest wait, and small steps change nothing. Both stores.
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOCK_TOLERANCE_MS } from '../delivery/clock.js';
+import { CLOCK_TOLERANCE_MS } from '../clock.js';
 import { openMemoryStore } from './memory.js';
 import { type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
 

@@ -8,7 +8,7 @@
 // - settle applies its settlements in order; one for an event no longer queued (settled
 //   earlier, even in the same call) is a no-op.
 // Every method settles asynchronously and returns copies, as IndexedDB does.
-import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../delivery/clock.js';
+import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../clock.js';
 import { OutboxError } from '../errors.js';
 import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
 import {

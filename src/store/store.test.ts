@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { urlTag } from '../delivery/batching.js';
+import { urlTag } from './content-keys.js';
 import { OutboxError } from '../errors.js';
 import { createV1Database } from './schema-v1.fixture.js';
 import { openMemoryStore } from './memory.js';

@@ -10,10 +10,9 @@
 // - Counters (queued, delivered, ...) are updated in the same transaction as the records
 //   they count, so they cannot drift from the data.
 import { openDB, unwrap, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb';
-import { urlTag } from '../delivery/batching.js';
-import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../delivery/clock.js';
-import type { Hold } from '../delivery/policy.js';
-import { type DestinationHold, capPerDestination, destinationOf } from '../destination.js';
+import { urlTag } from './content-keys.js';
+import { type AgeSkew, CLOCK_TOLERANCE_MS, NO_SKEW, movedBack } from '../clock.js';
+import { type DestinationHold, type Hold, capPerDestination, destinationOf } from '../destination.js';
 import { OutboxError } from '../errors.js';
 import type { DeadLetterReason, DiscardResult, RequeueResult } from '../protocol.js';
 

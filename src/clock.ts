@@ -4,7 +4,7 @@
 // the jump. What is done about it:
 // - Back: every stored time still ahead of the clock (event schedules, creation times,
 //   destination holds, the lease) moves back by the jump, as far as it is known: the
-//   store does it in the first write transaction after the jump (delivery/../store), the
+//   store does it in the first write transaction after the jump (store/), the
 //   flusher for what it holds in memory. The jump is known from the latest time written
 //   (a high-water mark in the store) or seen (the flusher): a lower bound of the true
 //   jump, so no wait ends earlier than asked (a `Retry-After`), and none lasts longer
