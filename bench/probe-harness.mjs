@@ -7,11 +7,11 @@ import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCollector } from './collector.mjs';
+import { startCollector } from '../e2e/collector.mjs';
 import { launchPlain, openContext } from './browser.mjs';
 
 const N = 3000;
-const collector = await startCollector();
+const collector = await startCollector({ log: false, keepAliveMs: 120_000 });
 /** @param {string} url @param {number} n */
 const page = (url, n) => `<!doctype html><script>
 const n = ${n}; const url = ${JSON.stringify(url)};
@@ -27,7 +27,7 @@ async function run(prefix, count) {
 const server = createServer((req, res) => {
   const id = String(req.url).slice(1);
   res.writeHead(200, { 'content-type': 'text/html' });
-  res.end(page(collector.url(id), N));
+  res.end(page(collector.scenarioUrl(id), N));
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
 const origin = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`;

@@ -14,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { startStaticServer } from '../e2e/static-server.mjs';
 import { browserVersion, openContext } from './browser.mjs';
 import { buildBench, buildVariant, root, site } from './build.mjs';
-import { startCollector } from './collector.mjs';
-import { EVENT_BYTES } from './events.js';
+import { startCollector } from '../e2e/collector.mjs';
+import { EVENT_BYTES } from '../e2e/events.js';
 import { buildSummary, renderMarkdown } from './report.mjs';
 import * as scenarios from './scenarios.mjs';
 import { measureSizes } from './sizes.mjs';
@@ -217,7 +217,7 @@ export async function main(argv) {
     }
   }
 
-  const collector = await startCollector();
+  const collector = await startCollector({ log: false, keepAliveMs: 120_000 });
   const server = await startStaticServer({ roots: { '/': site } });
   /** @type {import('./scenarios.mjs').Env} */
   const env = { collector, origin: server.origin, cfg };

@@ -17,7 +17,7 @@ import { summarize } from './report.mjs';
  *   drainOurs: number, drainWorkbox: number, fetchCeiling: number, reconnect: number, relaunchSettleMs: number,
  *   heapEvents: number, heapBatching: 'off' | 'optimizely' | 'auto' | 'both', heapChunk: number, heapSampleMs: number,
  * }} Config
- * @typedef {{collector: Awaited<ReturnType<typeof import('./collector.mjs').startCollector>>, origin: string, cfg: Config, sw?: string}} Env
+ * @typedef {{collector: Awaited<ReturnType<typeof import('../e2e/collector.mjs').startCollector>>, origin: string, cfg: Config, sw?: string}} Env
  *   `sw`: the path of the ready-made worker under measurement (default `/sw.js`; `/sw-b.js` is
  *   the B build of an A/B run, see `--ab` in run.mjs)
  * @typedef {import('@playwright/test').Page} Page
@@ -111,7 +111,7 @@ export async function mainThread(env) {
   return inContext(async ({ context, page }) => {
     await setupOurs(page, env, { timeoutMs: 600_000 });
     const id = newId('main');
-    const url = env.collector.url(id, 'hang');
+    const url = env.collector.scenarioUrl(id, 'hang');
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     const metrics = async () => {
@@ -181,7 +181,7 @@ export async function enqueueOurs(env) {
     await setupOurs(page, env);
     await context.setOffline(true);
     const id = newId('enq');
-    const url = env.collector.url(id);
+    const url = env.collector.scenarioUrl(id);
     await prepare(page, 200, `${id}-warm`, url);
     await enqueuePrepared(page, 200);
     await prepare(page, n, id, url);
@@ -205,7 +205,7 @@ export async function enqueueWorkbox(env) {
     await page.evaluate(() => window.wbBench.setup());
     await context.setOffline(true);
     const id = newId('wbenq');
-    const url = env.collector.url(id);
+    const url = env.collector.scenarioUrl(id);
     await page.evaluate(([u, p]) => window.wbBench.push(50, String(p), String(u)), [url, `${id}-warm`]);
     const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [url, id, n]);
     if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
@@ -222,7 +222,7 @@ export async function ceiling(env) {
   return inContext(async ({ page }) => {
     await page.goto(`${env.origin}/`);
     const id = newId('ceil');
-    const url = env.collector.url(id);
+    const url = env.collector.scenarioUrl(id);
     await page.evaluate(([n, p, u]) => window.bench.ceiling(Number(n), String(p), String(u)), [500, `${id}-warm`, url]);
     const r = await page.evaluate(([n, p, u]) => window.bench.ceiling(Number(n), String(p), String(u)), [n, id, url]);
     return { events: n, ms: r.ms, eventsPerSec: n / (r.ms / 1000) };
@@ -239,7 +239,7 @@ export async function ceiling(env) {
 async function queueOurs(env, context, page, batching, id, n) {
   await setupOurs(page, env, { batching });
   await context.setOffline(true);
-  await prepare(page, n, id, env.collector.url(id));
+  await prepare(page, n, id, env.collector.scenarioUrl(id));
   await enqueuePrepared(page, n, 5000);
 }
 
@@ -252,7 +252,10 @@ async function queueWorkbox(env, context, page, id, n) {
   await page.goto(`${env.origin}/wb/`);
   await page.evaluate(() => window.wbBench.setup());
   await context.setOffline(true);
-  const r = await page.evaluate(([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)), [env.collector.url(id), id, n]);
+  const r = await page.evaluate(
+    ([u, p, n]) => window.wbBench.push(Number(n), String(p), String(u)),
+    [env.collector.scenarioUrl(id), id, n],
+  );
   if (r.size < n) throw new Error(`workbox: only ${r.size} requests in the queue after pushing ${n}`);
 }
 
@@ -291,7 +294,7 @@ export async function drainBesideDown(env, batching, n) {
       await context.setOffline(true);
       await prepare(page, n, downId, `${down}/s/${downId}/hang/v1/events`);
       await enqueuePrepared(page, n, 5000);
-      await prepare(page, n, id, env.collector.url(id));
+      await prepare(page, n, id, env.collector.scenarioUrl(id));
       await enqueuePrepared(page, n, 5000);
       return reconnectAndWait(env, context, id, n, { batching });
     },
@@ -328,7 +331,7 @@ export async function fetchCeiling(env) {
   return inContext(async ({ page }) => {
     await page.goto(`${env.origin}/`);
     const id = newId('fetch');
-    const url = env.collector.url(id);
+    const url = env.collector.scenarioUrl(id);
     await prepare(page, 50, `${id}-warm`, url);
     await page.evaluate(([u]) => window.bench.fetchAll(String(u), 6), [url]);
     await prepare(page, n, id, url);
@@ -336,7 +339,7 @@ export async function fetchCeiling(env) {
     await page.evaluate(([u]) => window.bench.fetchAll(String(u), 6), [url]);
     const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
     const ms = doneAt - t0;
-    return { events: n, ms, eventsPerSec: n / (ms / 1000), requests: env.collector.get(id).requests };
+    return { events: n, ms, eventsPerSec: n / (ms / 1000), requests: env.collector.counts(id).requests };
   });
 }
 
@@ -368,7 +371,7 @@ export async function relaunch(env, kind, batching, n) {
         await queueWorkbox(env, context, page, id, n);
         url = `${env.origin}/wb/?auto`;
       } else {
-        url = `${env.origin}/?${new URLSearchParams({ fetch: env.collector.url(id), n: String(n), prefix: id })}`;
+        url = `${env.origin}/?${new URLSearchParams({ fetch: env.collector.scenarioUrl(id), n: String(n), prefix: id })}`;
       }
     } finally {
       await filled.close();
@@ -385,7 +388,7 @@ export async function relaunch(env, kind, batching, n) {
     const t0 = env.collector.release(id);
     const doneAt = await env.collector.waitFor(id, n, 60_000 + n * 30);
     if (cpu0) printCpu(cpu0, await processCpu(), id, n, doneAt - t0);
-    const got = env.collector.get(id);
+    const got = env.collector.counts(id);
     return {
       kind,
       ...(kind === 'ours' ? { batching } : {}),
@@ -422,7 +425,7 @@ async function reconnectAndWait(env, context, id, n, extra) {
   const ms = doneAt - t0;
   if (cpu0) printCpu(cpu0, await processCpu(), id, n, ms);
   if (profiler && profileDir) await writeProfile(profileDir, id, (await profiler.send('Profiler.stop')).profile);
-  const got = env.collector.get(id);
+  const got = env.collector.counts(id);
   return {
     ...extra,
     events: n,
@@ -524,7 +527,7 @@ export async function heap(env, batching) {
       await setupOurs(page, env, { batching });
       await context.setOffline(true);
       const id = newId(`heap-${batching}`);
-      const url = env.collector.url(id);
+      const url = env.collector.scenarioUrl(id);
       let enqueueMs = 0;
       // Prepared and dispatched in slices, so the page never holds all of them at once.
       for (let at = 0; at < n; at += cfg.heapChunk) {
@@ -590,7 +593,7 @@ export async function heap(env, batching) {
         const mb = (/** @type {number} */ bytes) => bytes / 2 ** 20;
         const peakUsed = Math.max(before.used, ...samples.map((s) => s.used));
         const peakAll = Math.max(before.used + before.embedder, ...samples.map((s) => s.used + s.embedder));
-        const got = env.collector.get(id);
+        const got = env.collector.counts(id);
         return {
           batching,
           events: n,

@@ -2,7 +2,7 @@
 // workbox-background-sync's Queue, the way its docs show. Its default onSync is
 // Queue.replayRequests: one request at a time, in order, on the `sync` event.
 import { Queue } from 'workbox-background-sync';
-import { makeParams } from './events.js';
+import { EVENT_BYTES, makeParams } from '../e2e/events.js';
 
 declare const self: ServiceWorkerGlobalScope;
 
@@ -16,7 +16,7 @@ self.addEventListener('message', (event) => {
   const data = event.data as { type: string; n: number; prefix: string; url: string };
   const work = (async () => {
     if (data.type === 'push') {
-      const params = Array.from({ length: data.n }, (_, i) => makeParams(`${data.prefix}-${i}`, `user-${i % 7}`));
+      const params = Array.from({ length: data.n }, (_, i) => makeParams(`${data.prefix}-${i}`, `user-${i % 7}`, { bytes: EVENT_BYTES }));
       const t0 = performance.now();
       // "pushed at once": every request handed to the queue in the same task.
       await Promise.all(

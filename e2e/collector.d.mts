@@ -46,10 +46,37 @@ export interface LoggedRequest {
   /** The connection closed before the response was finished: the client cannot know the outcome. */
   aborted?: boolean;
 }
+/** What a scenario received: POSTs answered 2xx and the events (uuids) they carried. */
+export interface ScenarioCounts {
+  requests: number;
+  preflights: number;
+  /** Events received, duplicates included. */
+  events: number;
+  /** Distinct event uuids. */
+  unique: number;
+  duplicates: number;
+  /** 2xx POSTs whose body was not JSON. */
+  badBodies: number;
+  /** performance.now() of the first and latest counted POST. */
+  firstAt: number | undefined;
+  lastAt: number | undefined;
+}
 export interface Collector {
   port: number;
   origin: string;
+  /** The collecting endpoint (`${origin}/v1/events`), outside any scenario. */
   url: string;
+  /** The URL events of scenario `id` are sent to; mode 'hang': never answered. */
+  scenarioUrl(id: string, mode?: 'ok' | 'hang'): string;
+  counts(id: string): ScenarioCounts;
+  /** Holds scenario `id`'s POSTs unread (not counted) until `release(id)`. */
+  hold(id: string): void;
+  holding(id: string): number;
+  /** Reads and answers the held POSTs and every later one; returns performance.now(). */
+  release(id: string): number;
+  /** Resolves with performance.now() once scenario `id` has `count` distinct events; rejects after `timeoutMs`. */
+  waitFor(id: string, count: number, timeoutMs: number): Promise<number>;
+  /** Every POST received, in order (empty with `log: false`). */
   log: LoggedRequest[];
   setMode(mode: Mode): Promise<void>;
   script(replies: Reply[]): void;
@@ -64,4 +91,8 @@ export const MIX_DEFAULT_WEIGHTS: Readonly<Record<MixChoice, number>>;
 export function mulberry32(seed: number): () => number;
 /** The mix as a pure sequence: the n-th call gives the n-th request's reply. */
 export function mixSequence(seed: number, weights?: MixWeights, slowMs?: [number, number]): () => Reply & { fault: MixChoice };
-export function startCollector(options?: { host?: string; port?: number }): Promise<Collector>;
+/**
+ * `log: false`: no request log at all (counts only; the benchmark's 100,000 events).
+ * `keepAliveMs`: how long an idle connection stays open (Node's default unless given).
+ */
+export function startCollector(options?: { host?: string; port?: number; log?: boolean; keepAliveMs?: number }): Promise<Collector>;

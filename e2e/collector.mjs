@@ -1,6 +1,7 @@
 // @ts-check
-// A local collector whose own request log is the ground truth of the end-to-end tests
-// (and the demo's collector). Fault injection per collector and per request:
+// The one test collector: its own request log is the ground truth of the end-to-end tests,
+// the demo's collector and the pack test's; its counts are the benchmark's. Fault
+// injection per collector and per request:
 //   setMode({kind: 'up'})                                  200 to every POST
 //   setMode({kind: 'status', status: 503, retryAfter: '2'}) that status to every POST
 //   setMode({kind: 'down'})                                refuse connections (server closed)
@@ -22,11 +23,22 @@
 //                                                          the same seed gives the same sequence
 //   script([{status: 503}, {status: 503}])                 the next POSTs get these, in order
 //
+// Scenarios (the benchmark's; any test may use them): a POST to /s/<id>/<mode>/… counts
+// for scenario <id> (`scenarioUrl(id, mode)`); mode `hang` never answers it, whatever the
+// collector's mode. Every POST answered 2xx is counted by the events it carries (their
+// uuids: visitors[].snapshots[].events[].uuid, so one batched request counts for all of
+// its events) in its scenario (`_` outside /s/): `counts(id)`, `waitFor(id, n, ms)`.
+// `hold(id)` keeps the scenario's POSTs unread (not counted) until `release(id)`.
+// `startCollector({log: false})` keeps no log at all (the benchmark's 100,000 events:
+// counts only, no bodies kept).
+//
 // Each logged request says what it got (`status`: a number when a status line was sent
 // in full, else 'hang' | 'reset' | 'refused'), which fault produced it (`fault`), when
 // the response was finished (`answeredAt`), and whether the client went away before the
 // response was finished (`aborted`: the client timed out, was killed, went offline).
 import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { uuidsOf } from './events.js';
 
 /**
  * @typedef {'ok' | 's500' | 's502' | 's503' | 'r429' | 'r503date' | 'hang' | 'reset' | 'resetHeaders' | 'slow' | 'refuse'} MixChoice
@@ -41,6 +53,10 @@ import { createServer } from 'node:http';
  * @typedef {{at: number, method: string, path: string, headers: import('node:http').IncomingHttpHeaders,
  *   body: string, status: number | 'hang' | 'reset' | 'refused', cookie: string | undefined,
  *   fault?: string, answeredAt?: number, aborted?: boolean}} LoggedRequest
+ * @typedef {{requests: number, preflights: number, events: number, duplicates: number, badBodies: number,
+ *   uuids: Set<string>, firstAt: number | undefined, lastAt: number | undefined, held?: (() => void)[],
+ *   waiters: {count: number, resolve: (at: number) => void}[]}} Scenario
+ *   firstAt / lastAt: performance.now() of the first and latest counted POST.
  */
 
 /** Default weights of the mix (relative; a choice left out of `weights` keeps its default). */
@@ -124,9 +140,35 @@ export function mixSequence(seed, weights = {}, slowMs = [100, 2500]) {
   };
 }
 
-/** @param {{host?: string, port?: number}} [options] */
+/**
+ * @param {{host?: string, port?: number, log?: boolean, keepAliveMs?: number}} [options]
+ *   log: false keeps no request log (counts only); keepAliveMs: how long an idle
+ *   connection stays open (Node's default, 5 s, unless given).
+ */
 export async function startCollector(options = {}) {
   const host = options.host ?? '127.0.0.1';
+  const keepLog = options.log ?? true;
+  /** @type {Map<string, Scenario>} */
+  const scenarios = new Map();
+  /** @param {string} id @returns {Scenario} */
+  const scenario = (id) => {
+    let s = scenarios.get(id);
+    if (!s) {
+      s = {
+        requests: 0,
+        preflights: 0,
+        events: 0,
+        duplicates: 0,
+        badBodies: 0,
+        uuids: new Set(),
+        firstAt: undefined,
+        lastAt: undefined,
+        waiters: [],
+      };
+      scenarios.set(id, s);
+    }
+    return s;
+  };
   /** @type {Mode} */
   let mode = { kind: 'up' };
   /** @type {(() => Reply) | undefined} */
@@ -143,6 +185,10 @@ export async function startCollector(options = {}) {
   let open = 0;
 
   const server = createServer((req, res) => {
+    // ['', 's', id, mode, ...]
+    const parts = (req.url ?? '/').split('/', 4);
+    const inScenario = parts[1] === 's' && !!parts[2];
+    const s = scenario(inScenario ? (parts[2] ?? '_') : '_');
     const origin = req.headers.origin;
     const cors = {
       'access-control-allow-origin': origin ?? '*',
@@ -153,6 +199,7 @@ export async function startCollector(options = {}) {
       'access-control-expose-headers': 'retry-after',
     };
     if (req.method === 'OPTIONS') {
+      s.preflights++;
       res.writeHead(204, {
         ...cors,
         'access-control-allow-methods': 'POST',
@@ -162,21 +209,31 @@ export async function startCollector(options = {}) {
       res.end();
       return;
     }
+    // A closed gate holds the request unread (its events are counted once it opens).
+    if (s.held) s.held.push(() => receive(req, res, s, inScenario && parts[3] === 'hang', cors));
+    else receive(req, res, s, inScenario && parts[3] === 'hang', cors);
+  });
+  /**
+   * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res
+   * @param {Scenario} s @param {boolean} hangs @param {Record<string, string>} cors
+   */
+  function receive(req, res, s, hangs, cors) {
     /** @type {Reply} */
-    const reply = scripted.shift() ?? (mode.kind === 'mix' && mix ? mix() : fromMode(mode));
+    const reply = hangs ? { hang: true } : (scripted.shift() ?? (mode.kind === 'mix' && mix ? mix() : fromMode(mode)));
     const socket = req.socket;
     if (reply.refuse) {
-      log.push({
-        at: Date.now(),
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: '',
-        status: 'refused',
-        cookie: req.headers.cookie,
-        fault: reply.fault ?? 'refuse',
-        aborted: true,
-      });
+      if (keepLog)
+        log.push({
+          at: Date.now(),
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body: '',
+          status: 'refused',
+          cookie: req.headers.cookie,
+          fault: reply.fault ?? 'refuse',
+          aborted: true,
+        });
       resetSocket(socket);
       return;
     }
@@ -214,7 +271,7 @@ export async function startCollector(options = {}) {
       else if (reply.hang) entry.fault = 'hang';
       else if (resetKind) entry.fault = resetKind === 'headers' ? 'resetHeaders' : 'reset';
       else if (reply.delayMs) entry.fault = 'slow';
-      log.push(entry);
+      if (keepLog) log.push(entry);
       if (settled) entry.aborted = true; // the client left while sending
       if (resetKind === 'status-line') {
         // Mid-response: part of a head that never completes, then a reset. (A FIN here
@@ -245,11 +302,14 @@ export async function startCollector(options = {}) {
         }
         res.writeHead(reply.status ?? 200, headers);
         res.end('ok');
+        const status = reply.status ?? 200;
+        if (status >= 200 && status < 300) count(s, body);
       };
       if (reply.delayMs) setTimeout(send, reply.delayMs);
       else send();
     });
-  });
+  }
+  if (options.keepAliveMs !== undefined) server.keepAliveTimeout = options.keepAliveMs;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -278,11 +338,58 @@ export async function startCollector(options = {}) {
     await closed;
   };
 
+  const origin = `http://${host}:${port}`;
   return {
     port,
-    origin: `http://${host}:${port}`,
+    origin,
     /** The collecting endpoint. */
-    url: `http://${host}:${port}/v1/events`,
+    url: `${origin}/v1/events`,
+    /** The URL events of scenario `id` are sent to; mode `hang`: never answered. @param {string} id @param {'ok' | 'hang'} [mode] */
+    scenarioUrl: (id, mode = 'ok') => `${origin}/s/${id}/${mode}/v1/events`,
+    /** What scenario `id` received (POSTs answered 2xx, their events). @param {string} id */
+    counts(id) {
+      const { requests, preflights, events, uuids, duplicates, badBodies, firstAt, lastAt } = scenario(id);
+      return { requests, preflights, events, unique: uuids.size, duplicates, badBodies, firstAt, lastAt };
+    },
+    /** Holds scenario `id`'s POSTs unread from now on, until `release`. @param {string} id */
+    hold(id) {
+      scenario(id).held ??= [];
+    },
+    /** POSTs held by `hold` so far. @param {string} id */
+    holding: (/** @type {string} */ id) => scenario(id).held?.length ?? 0,
+    /** Reads and answers the held POSTs, and every later one at once. Returns performance.now(). @param {string} id */
+    release(id) {
+      const s = scenario(id);
+      const held = s.held ?? [];
+      s.held = undefined;
+      const at = performance.now();
+      for (const receive of held) receive();
+      return at;
+    },
+    /**
+     * Resolves with the time (performance.now()) at which scenario `id` had `count`
+     * distinct events; rejects after `timeoutMs`.
+     * @param {string} id @param {number} count @param {number} timeoutMs @returns {Promise<number>}
+     */
+    waitFor(id, count, timeoutMs) {
+      const s = scenario(id);
+      if (s.uuids.size >= count) return Promise.resolve(s.lastAt ?? performance.now());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          s.waiters = s.waiters.filter((w) => w !== waiter);
+          reject(new Error(`collector: scenario ${id} got ${s.uuids.size} of ${count} events within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const waiter = {
+          count,
+          /** @param {number} at */
+          resolve: (at) => {
+            clearTimeout(timer);
+            resolve(at);
+          },
+        };
+        s.waiters.push(waiter);
+      });
+    },
     /** Every POST received, in order of arrival (OPTIONS preflights are not logged). */
     log,
     /** @param {Mode} next */
@@ -310,6 +417,7 @@ export async function startCollector(options = {}) {
     },
     reset() {
       log.length = 0;
+      scenarios.clear();
       scripted = [];
       mode = { kind: 'up' };
       mix = undefined;
@@ -322,6 +430,33 @@ export async function startCollector(options = {}) {
       await stopListening();
     },
   };
+}
+
+/** Counts a POST answered 2xx in its scenario, by the event uuids of its body. @param {Scenario} s @param {string} body */
+function count(s, body) {
+  const now = performance.now();
+  s.requests++;
+  s.firstAt ??= now;
+  s.lastAt = now;
+  let uuids;
+  try {
+    uuids = uuidsOf(JSON.parse(body));
+  } catch {
+    s.badBodies++;
+    return;
+  }
+  for (const uuid of uuids) {
+    s.events++;
+    if (s.uuids.has(uuid)) s.duplicates++;
+    else s.uuids.add(uuid);
+  }
+  if (s.waiters.length) {
+    s.waiters = s.waiters.filter((w) => {
+      if (s.uuids.size < w.count) return true;
+      w.resolve(now);
+      return false;
+    });
+  }
 }
 
 /** @param {import('node:net').Socket} socket */

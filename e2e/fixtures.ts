@@ -5,6 +5,9 @@ import { type Page, test as base, expect } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Collector, startCollector } from './collector.mjs';
+import { makeParams } from './events.js';
+
+export { makeParams };
 import { startStaticServer } from './static-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,33 +74,6 @@ export async function waitForActiveWorker(page: Page): Promise<void> {
     if (worker.state === 'activated') return;
     await new Promise<void>((ok) => worker.addEventListener('statechange', () => worker.state === 'activated' && ok()));
   });
-}
-
-/** Optimizely-shaped params with a unique uuid; unicode on purpose. */
-export function makeParams(uuid: string, visitor = 'user-1'): Record<string, unknown> {
-  return {
-    account_id: '1234567',
-    project_id: '7654321',
-    revision: '42',
-    client_name: 'sw-outbox-e2e',
-    client_version: '0.1.0',
-    anonymize_ip: true,
-    enrich_decisions: true,
-    visitors: [
-      {
-        visitor_id: visitor,
-        attributes: [{ entity_id: '$opt_bot_filtering', key: '$opt_bot_filtering', type: 'custom', value: true }],
-        snapshots: [
-          {
-            decisions: [],
-            events: [
-              { entity_id: '111', key: 'purchase', timestamp: 1764000000000, uuid, tags: { revenue: 4200, note: 'ünïcødé ✓ "quoted"' } },
-            ],
-          },
-        ],
-      },
-    ],
-  };
 }
 
 /** The uuid carried by a body built with makeParams. */

@@ -1,7 +1,7 @@
 // The benchmark page for sw-outbox. It imports the built package (dist/, aliased as
 // 'sw-outbox' by bench/build.mjs), the way an app would. bench/run.mjs drives window.bench.
 import { createDispatcher, type Dispatcher } from 'sw-outbox';
-import { makeParams } from '../events.js';
+import { EVENT_BYTES, makeParams } from '../../e2e/events.js';
 
 interface BenchEvent {
   url: string;
@@ -75,7 +75,7 @@ const bench = {
     events = Array.from({ length: n }, (_, i) => ({
       url,
       httpVerb: 'POST' as const,
-      params: makeParams(`${prefix}-${i}`, `user-${i % 7}`),
+      params: makeParams(`${prefix}-${i}`, `user-${i % 7}`, { bytes: EVENT_BYTES }),
     }));
     return events.length;
   },
@@ -127,7 +127,7 @@ const bench = {
     const records = Array.from({ length: n }, (_, i) => ({
       id: `${prefix}-${i}`,
       url,
-      body: JSON.stringify(makeParams(`${prefix}-${i}`, `user-${i % 7}`)),
+      body: JSON.stringify(makeParams(`${prefix}-${i}`, `user-${i % 7}`, { bytes: EVENT_BYTES })),
       createdAt: now,
       nextAttemptAt: now,
       attempts: 0,

@@ -1,19 +1,24 @@
 // @ts-check
-// The benchmark's event: an Optimizely-style conversion (the shape of makeParams in
-// e2e/fixtures.ts), with the decisions and attributes a real SDK event carries, padded to
-// EVENT_BYTES of JSON (UTF-8). Shared by the Node side, the bench pages and the Workbox
-// peer worker. Every event has its own uuid, which is how the collector counts them.
+// The one event-params maker of the tests and the benchmark: an Optimizely-style
+// conversion with the decisions and attributes a real SDK event carries (unicode and
+// quotes on purpose), optionally padded to a size. Plain JavaScript, so that Node (the
+// e2e specs, the chaos run, the bench), the bench pages and the bench's Workbox peer
+// worker import the same file. Every event has its own uuid, which is how the collector
+// counts them (`uuidsOf`).
 
+/** The benchmark's event size: JSON bytes (UTF-8) of one event's params. */
 export const EVENT_BYTES = 1024;
 
 const encoder = new TextEncoder();
 
 /**
+ * Optimizely-shaped params with a unique uuid.
  * @param {string} uuid
- * @param {string} visitor
+ * @param {string} [visitor]
+ * @param {{bytes?: number}} [options] bytes: pad the JSON (UTF-8) to that length
  * @returns {Record<string, unknown>}
  */
-export function makeParams(uuid, visitor) {
+export function makeParams(uuid, visitor = 'user-1', options = {}) {
   /** @type {{entity_id: string, key: string, type: string, value: unknown}[]} */
   const attributes = [
     { entity_id: '$opt_bot_filtering', key: '$opt_bot_filtering', type: 'custom', value: true },
@@ -24,7 +29,7 @@ export function makeParams(uuid, visitor) {
     account_id: '1234567',
     project_id: '7654321',
     revision: '42',
-    client_name: 'sw-outbox-bench',
+    client_name: 'sw-outbox-test',
     client_version: '0.1.0',
     anonymize_ip: true,
     enrich_decisions: true,
@@ -63,11 +68,12 @@ export function makeParams(uuid, visitor) {
       },
     ],
   };
-  // Pad with one more custom attribute so the JSON is EVENT_BYTES long (UTF-8).
+  if (options.bytes === undefined) return params;
+  // Pad with one more custom attribute so the JSON is `bytes` long (UTF-8).
   const pad = { entity_id: '20345503', key: 'session_tags', type: 'custom', value: '' };
   attributes.push(pad);
   const short = encoder.encode(JSON.stringify(params)).length;
-  pad.value = 'x'.repeat(Math.max(0, EVENT_BYTES - short));
+  pad.value = 'x'.repeat(Math.max(0, options.bytes - short));
   return params;
 }
 
