@@ -1,4 +1,4 @@
-// Fixtures of the Optimizely SDK tests (e2e/optimizely.spec.ts): per Playwright worker, a
+// Fixtures of the Optimizely SDK tests (e2e/optimizely*.spec.ts): per Playwright worker, a
 // collector and a static server for the harness built by global-setup (with /sw.js, the
 // package's ready-made worker, and a first-party proxy route to the collector); per test,
 // a fresh collector state and a fresh browser context.
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { type Collector, startCollector } from '../collector.mjs';
 import { startStaticServer } from '../static-server.mjs';
 import { OPTIMIZELY_HARNESS_DIR } from './build';
-import type { Call, StartOptions } from './main';
+import type { Call, SdkName, StartOptions } from './main';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -202,4 +202,42 @@ export async function waitForActiveWorker(page: Page, what = 'the service worker
       message: `${what} did not activate`,
     })
     .toBe('activated');
+}
+
+// Shared by the Optimizely specs (optimizely*.spec.ts).
+export const SDKS: SdkName[] = ['v4', 'v5', 'v6-forwarding', 'v6-batch'];
+export const legacy = (sdk: SdkName) => sdk === 'v4' || sdk === 'v5';
+export const users = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}-ü`);
+export const TAGS = { revenue: 4200, value: 12.5, note: 'ünïcødé ✓ "quoted" \\ </script>' };
+
+export const allUuids = (calls: Call[]) => calls.flatMap((c) => uuidsOf(c.body));
+
+/** Each uuid appears in exactly one call: the SDK sent nothing twice. */
+export function expectDistinct(calls: Call[], count: number): string[] {
+  const uuids = allUuids(calls);
+  expect(uuids).toHaveLength(count);
+  expect(new Set(uuids).size).toBe(count);
+  return uuids;
+}
+
+/** Every request at the collector is the dispatcher's POST of JSON to the rewritten URL. */
+export function expectRequestsToCollector(collector: { log: { method: string; path: string; headers: Record<string, unknown> }[] }) {
+  for (const r of collector.log) {
+    expect(r.method).toBe('POST');
+    expect(r.path).toBe('/v1/events');
+    expect(String(r.headers['content-type'])).toMatch(/^application\/json/);
+  }
+}
+
+/** The SDK's decide (and activate, v4/v5) and track for each user, in the page. */
+export async function act(page: Page, sdk: SdkName, who: string[]) {
+  return page.evaluate(
+    ({ who, legacy, tags }) => {
+      const variations = window.harness.decide(who);
+      const activated = legacy ? window.harness.activate(who) : [];
+      window.harness.track(who, tags);
+      return { variations, activated };
+    },
+    { who, legacy: legacy(sdk), tags: TAGS },
+  );
 }

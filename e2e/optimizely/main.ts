@@ -1,4 +1,4 @@
-// The page the Optimizely end-to-end tests drive (e2e/optimizely.spec.ts). It imports the
+// The page the Optimizely end-to-end tests drive (e2e/optimizely*.spec.ts). It imports the
 // *built* package (dist/, like an installed dependency) and the real SDKs: v6
 // (`@optimizely/optimizely-sdk`), v5 and v4 (npm aliases `optimizely-sdk-v5`,
 // `optimizely-sdk-v4`), with the bundled datafile (./datafile.ts). Nothing here talks to
