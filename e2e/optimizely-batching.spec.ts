@@ -1,3 +1,8 @@
+// The real Optimizely SDKs with opt-in batching (the ready-made worker's batching=optimizely):
+// events queued offline are merged into fewer requests, every visitor byte for byte, each
+// uuid once, never across contexts; batching off leaves every body untouched. The
+// collector's own request log is the ground truth (see optimizely.spec.ts for the harness).
+import type { BrowserContext, Page } from '@playwright/test';
 import {
   allUuids,
   answers,
@@ -5,7 +10,9 @@ import {
   contextOf,
   delivered,
   expect,
+  type Harness,
   parse,
+  type SwOptions,
   sorted,
   TAGS,
   test,
@@ -14,6 +21,26 @@ import {
   waitForUuids,
 } from './optimizely/fixtures';
 import type { Call } from './optimizely/main';
+
+/**
+ * The v6 SDK (forwarding) with the worker's `options`, offline: `n` users tracked (or
+ * decided, `how: 'decide'`) → the calls the SDK made to dispatchEvent, each accepted.
+ */
+async function dispatchOffline(
+  { page, context, harness }: { page: Page; context: BrowserContext; harness: Harness },
+  options: SwOptions,
+  prefix: string,
+  n: number,
+  how: 'track' | 'decide' = 'track',
+): Promise<Call[]> {
+  await harness.goto(page);
+  await harness.start(page, { sdk: 'v6-forwarding' }, options);
+  await context.setOffline(true);
+  const who = users(prefix, n);
+  if (how === 'decide') await page.evaluate((who) => window.harness.decide(who), who);
+  else await page.evaluate(({ who, tags }) => window.harness.track(who, tags), { who, tags: TAGS });
+  return waitForDispatched(page, who.length);
+}
 
 /**
  * Checks merged requests against what was dispatched: every uuid exactly once, every
@@ -54,12 +81,7 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     harness,
     collector,
   }) => {
-    await harness.goto(page);
-    await harness.start(page, { sdk: 'v6-forwarding' }, { batching: 'optimizely', batchMaxVisitors: 8 });
-    await context.setOffline(true);
-    const who = users('batch', 40);
-    await page.evaluate((who) => window.harness.decide(who), who);
-    const calls = await waitForDispatched(page, who.length);
+    const calls = await dispatchOffline({ page, context, harness }, { batching: 'optimizely', batchMaxVisitors: 8 }, 'batch', 40, 'decide');
     expect(calls).toHaveLength(40);
     expect(await answers(page)).toEqual(calls.map(() => ({ statusCode: 202 })));
     await context.setOffline(false);
@@ -79,12 +101,7 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     harness,
     collector,
   }) => {
-    await harness.goto(page);
-    await harness.start(page, { sdk: 'v6-forwarding' }, { batching: 'optimizely', batchMaxVisitors: 100 });
-    await context.setOffline(true);
-    const who = users('large', 80);
-    await page.evaluate(({ who, tags }) => window.harness.track(who, tags), { who, tags: TAGS });
-    const calls = await waitForDispatched(page, who.length);
+    const calls = await dispatchOffline({ page, context, harness }, { batching: 'optimizely', batchMaxVisitors: 100 }, 'large', 80);
     await context.setOffline(false);
     await waitForUuids(collector, allUuids(calls));
 
@@ -103,12 +120,12 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     collector,
   }) => {
     const maxBytes = 3000;
-    await harness.goto(page);
-    await harness.start(page, { sdk: 'v6-forwarding' }, { batching: 'optimizely', batchMaxVisitors: 100, batchMaxBytes: maxBytes });
-    await context.setOffline(true);
-    const who = users('bytes', 30);
-    await page.evaluate(({ who, tags }) => window.harness.track(who, tags), { who, tags: TAGS });
-    const calls = await waitForDispatched(page, who.length);
+    const calls = await dispatchOffline(
+      { page, context, harness },
+      { batching: 'optimizely', batchMaxVisitors: 100, batchMaxBytes: maxBytes },
+      'bytes',
+      30,
+    );
     const single = Buffer.byteLength(calls[0]!.body);
     expect(single * 2).toBeLessThan(maxBytes); // at least two fit: merging is possible
     await context.setOffline(false);
@@ -127,12 +144,7 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     harness,
     collector,
   }) => {
-    await harness.goto(page);
-    await harness.start(page, { sdk: 'v6-forwarding' }, { batching: 'optimizely', batchMaxVisitors: 50 });
-    await context.setOffline(true);
-    const who = users('ctx', 8);
-    await page.evaluate(({ who, tags }) => window.harness.track(who, tags), { who, tags: TAGS });
-    const sdkCalls = await waitForDispatched(page, who.length);
+    const sdkCalls = await dispatchOffline({ page, context, harness }, { batching: 'optimizely', batchMaxVisitors: 50 }, 'ctx', 8);
     // Hand-made events like the SDK's, in other contexts, interleaved in the queue.
     const template = JSON.parse(sdkCalls[0]!.body) as Record<string, unknown> & { visitors: unknown[] };
     const variants: Record<string, unknown>[] = [{ revision: '8' }, { client_version: '6.6.0' }, { anonymize_ip: false }];
@@ -163,12 +175,7 @@ test.describe('opt-in batching (batching=optimizely)', () => {
     harness,
     collector,
   }) => {
-    await harness.goto(page);
-    await harness.start(page, { sdk: 'v6-forwarding' });
-    await context.setOffline(true);
-    const who = users('nobatch', 20);
-    await page.evaluate((who) => window.harness.decide(who), who);
-    const calls = await waitForDispatched(page, who.length);
+    const calls = await dispatchOffline({ page, context, harness }, {}, 'nobatch', 20, 'decide');
     await context.setOffline(false);
     await waitForUuids(collector, allUuids(calls));
     expect(sorted(delivered(collector))).toEqual(sorted(calls.map((c) => c.body)));

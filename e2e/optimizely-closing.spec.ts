@@ -1,3 +1,8 @@
+// The real Optimizely SDKs on a first visit and at the end of one: an SDK that does not
+// wait for the answer, a network lost before any worker script loaded, close() in the
+// dispatching task, and the v6 batch processor's closingEventDispatcher given
+// closingDispatcher(dispatcher). The collector's own request log is the ground truth.
+import type { Page } from '@playwright/test';
 import {
   act,
   answers,
@@ -18,6 +23,17 @@ import {
   waitForUuids,
 } from './optimizely/fixtures';
 
+/** Holds every request for the worker script until the returned function is called. */
+async function holdWorkerScript(page: Page): Promise<() => void> {
+  let release!: () => void;
+  const released = new Promise<void>((ok) => (release = ok));
+  await page.context().route(/\/sw\.js\?/, async (route) => {
+    await released;
+    await route.continue().catch(() => {});
+  });
+  return release;
+}
+
 test.describe('first visit with an SDK that does not wait for the answer', () => {
   // The SDK's URL is rewritten to the local collector here: Playwright does not see the
   // keepalive requests a page sends as it unloads, so a routed logx URL would hide them.
@@ -28,12 +44,7 @@ test.describe('first visit with an SDK that does not wait for the answer', () =>
       collector,
     }) => {
       // Hold the worker script: its registration cannot complete while the first page lives.
-      let release!: () => void;
-      const released = new Promise<void>((ok) => (release = ok));
-      await page.context().route(/\/sw\.js\?/, async (route) => {
-        await released;
-        await route.continue().catch(() => {});
-      });
+      const release = await holdWorkerScript(page);
       await harness.goto(page);
       const first = users(`first-visit-${sdk}`, 3);
       await page.evaluate(
@@ -127,12 +138,7 @@ test.describe('v6 closingEventDispatcher: closingDispatcher(dispatcher)', () => 
     collector,
   }) => {
     // Hold the worker script: no service worker can take the events while this page lives.
-    let release!: () => void;
-    const released = new Promise<void>((ok) => (release = ok));
-    await page.context().route(/\/sw\.js\?/, async (route) => {
-      await released;
-      await route.continue().catch(() => {});
-    });
+    const release = await holdWorkerScript(page);
     await harness.goto(page);
     const who = users('closing', 3);
     const seen = await page.evaluate(
