@@ -14,6 +14,19 @@ const stats = (page: Page): Promise<Stats> => page.evaluate(() => window.dispatc
 const persistedInPage = (page: Page) => page.evaluate(() => navigator.storage.persisted());
 const estimateInPage = (page: Page) => page.evaluate(() => navigator.storage.estimate());
 
+/** Dispatches 200 events (each accepted) and waits until stats() has them queued and some storage used. */
+async function queue200(page: Page, url: string, prefix: string): Promise<Stats> {
+  const sent = await dispatchMany(page, url, 200, prefix);
+  expect(sent.every((s) => s.statusCode === 202)).toBe(true);
+  await expect
+    .poll(async () => {
+      const s = await stats(page);
+      return s.queued === 200 && s.storage !== null && s.storage.usage > 0;
+    })
+    .toBe(true);
+  return stats(page);
+}
+
 /** Init script: counts the page's calls of navigator.storage.persist() (and still makes them). */
 function countPersistCalls(): void {
   const original = StorageManager.prototype.persist;
@@ -61,15 +74,7 @@ test("service worker: persistStorage() answers what navigator.storage.persisted(
   expect(before.persisted).toBe(granted);
 
   // Events queued (the collector is down): the origin uses storage, within its quota.
-  const sent = await dispatchMany(page, collector.url, 200, 'kept');
-  expect(sent.every((s) => s.statusCode === 202)).toBe(true);
-  await expect
-    .poll(async () => {
-      const s = await stats(page);
-      return s.queued === 200 && s.storage !== null && s.storage.usage > 0;
-    })
-    .toBe(true);
-  const after = await stats(page);
+  const after = await queue200(page, collector.url, 'kept');
   console.log(
     `service worker: 200 events queued, stats().storage ${JSON.stringify(after.storage)}, page estimate ${JSON.stringify(await estimateInPage(page))}`,
   );
@@ -180,15 +185,7 @@ test('no service worker API: the page-side outbox answers the same fields', asyn
   await page.goto(app.url());
   const granted = await page.evaluate(() => window.dispatcher!.persistStorage());
   expect(await persistedInPage(page)).toBe(granted);
-  const sent = await dispatchMany(page, collector.url, 200, 'fallback');
-  expect(sent.every((s) => s.statusCode === 202)).toBe(true);
-  await expect
-    .poll(async () => {
-      const s = await stats(page);
-      return s.queued === 200 && s.storage !== null && s.storage.usage > 0;
-    })
-    .toBe(true);
-  const s = await stats(page);
+  const s = await queue200(page, collector.url, 'fallback');
   console.log(`page-side outbox: 200 events queued, stats().storage ${JSON.stringify(s.storage)}, persisted ${s.persisted}`);
   expect(s).toMatchObject({ mode: 'page', degraded: false, persisted: granted });
   expect(s.storage!.quota).toBeGreaterThan(s.storage!.usage);
