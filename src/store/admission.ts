@@ -52,6 +52,26 @@ export function admit<R>(queued: number, incoming: R[], limits: EnqueueLimits): 
   return { accepted: incoming.slice(over), refused: [], dropped: incoming.slice(0, over) };
 }
 
+/**
+ * Step two as both stores take it: `evictedIds` (step one's) gone from the count, the
+ * events admitted, those refused marked with queue-full in `results`, the dropped counted.
+ * Resolves to the events to store and the ids dropped (evicted, then of this batch).
+ */
+export function applyOverflow<R extends { id: string }>(
+  counters: Counters,
+  results: EnqueueOutcome[],
+  incoming: R[],
+  evictedIds: string[],
+  limits: EnqueueLimits,
+): { accepted: R[]; droppedIds: string[] } {
+  counters.queued -= evictedIds.length;
+  const { accepted, refused, dropped } = admit(counters.queued, incoming, limits);
+  markOutcomes(results, new Set(refused.map((r) => r.id)), (id) => ({ id, ok: false, error: queueFull(id, limits) }));
+  const droppedIds = [...evictedIds, ...dropped.map((r) => r.id)];
+  counters.dropped += droppedIds.length;
+  return { accepted, droppedIds };
+}
+
 /** The error of an event refused by a full queue under 'reject-new'. */
 export function queueFull(id: string, limits: EnqueueLimits): OutboxError {
   return new OutboxError(

@@ -6,7 +6,7 @@
 // event (queued-duplicates.ts). Near a full queue, or once events have failed (`queue`
 // holds some), duplicates are found first, so that the room left is spent on events
 // really new.
-import { admit, countQueued, duplicateOutcome, markOutcomes, queueFull, toEvict } from './admission.js';
+import { applyOverflow, countQueued, duplicateOutcome, markOutcomes, toEvict } from './admission.js';
 import type { EnqueueLimits, EnqueueOutcome } from './api.js';
 import type { Txn } from './context.js';
 import { againstQueued } from './queued-duplicates.js';
@@ -48,11 +48,7 @@ export async function enqueue(
   const fresh = await withoutQueued(e, candidates);
   const evict = toEvict(counters.queued, fresh.length, limits);
   const evicted = evict > 0 ? await evictOldest(t, evict) : [];
-  counters.queued -= evicted.length;
-  const { accepted, refused, dropped } = admit(counters.queued, fresh, limits);
-  markOutcomes(results, new Set(refused.map((r) => r.id)), (id) => ({ id, ok: false, error: queueFull(id, limits) }));
-  const droppedIds = [...evicted, ...dropped.map((r) => r.id)];
-  counters.dropped += droppedIds.length;
+  const { accepted, droppedIds } = applyOverflow(counters, results, fresh, evicted, limits);
   counters.queued += await storeNew(e, accepted);
   return { results, droppedIds };
 }
