@@ -56,7 +56,9 @@ function importsIdb(source) {
 
 /** Whether a source imports `idb` for more than types (`import type` and `export type` only: no). @param {string} source */
 function importsIdbValues(source) {
-  return /(?:^|[;\s])(?:import|export)\s(?!type\s)[^'"]*?from\s*['"]idb['"]|import\(\s*['"]idb['"]\s*\)|^import\s*['"]idb['"]/m.test(source);
+  return /(?:^|[;\s])(?:import|export)\s(?!type\s)[^'"]*?from\s*['"]idb['"]|import\(\s*['"]idb['"]\s*\)|^import\s*['"]idb['"]/m.test(
+    source,
+  );
 }
 
 /** @param {string} dir @returns {string[]} */
@@ -130,7 +132,7 @@ describe('layers', () => {
       "import { wrap } from 'idb/with-async-ittr';",
     ])
       assert.ok(importsIdb(line), line);
-    for (const line of ["import { get } from 'idb-keyval';", "import { x } from './idb.js';", '// idb is the store\'s'])
+    for (const line of ["import { get } from 'idb-keyval';", "import { x } from './idb.js';", "// idb is the store's"])
       assert.ok(!importsIdb(line), line);
     assert.ok(importsIdbValues("import { type IDBPDatabase, openDB } from 'idb';"));
     assert.ok(!importsIdbValues("import type { DBSchema } from 'idb';"));
