@@ -138,81 +138,79 @@ describe('the dead-letter bound and the counters', () => {
 describe.each(IMPLEMENTATIONS)('%s store: queue bounds', (_kind, open) => {
   const setup = (options: StoreOptions = {}) => openTestStore(open, options);
 
-  describe('queue bounds', () => {
-    it("'drop-oldest' evicts the oldest queued records, returns their ids and counts them", async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 3, overflow: 'drop-oldest' };
-      expect((await store.enqueue(['a', 'b', 'c'].map(rec), limits)).droppedIds).toEqual([]);
-      const out = await store.enqueue([rec('d'), rec('e')], limits);
-      expect(out.droppedIds).toEqual(['a', 'b']);
-      expect(out.results).toEqual([
-        { id: 'd', ok: true, duplicate: false },
-        { id: 'e', ok: true, duplicate: false },
-      ]);
-      expect(ids(await store.readDue(T0, 10))).toEqual(['c', 'd', 'e']);
-      expect(await store.counters()).toMatchObject({ queued: 3, dropped: 2 });
-    });
+  it("'drop-oldest' evicts the oldest queued records, returns their ids and counts them", async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 3, overflow: 'drop-oldest' };
+    expect((await store.enqueue(['a', 'b', 'c'].map(rec), limits)).droppedIds).toEqual([]);
+    const out = await store.enqueue([rec('d'), rec('e')], limits);
+    expect(out.droppedIds).toEqual(['a', 'b']);
+    expect(out.results).toEqual([
+      { id: 'd', ok: true, duplicate: false },
+      { id: 'e', ok: true, duplicate: false },
+    ]);
+    expect(ids(await store.readDue(T0, 10))).toEqual(['c', 'd', 'e']);
+    expect(await store.counters()).toMatchObject({ queued: 3, dropped: 2 });
+  });
 
-    it("'drop-oldest' with one batch larger than the queue keeps that batch's newest events", async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'drop-oldest' };
-      await store.enqueue([rec('old')], limits);
-      const out = await store.enqueue(['a', 'b', 'c', 'd'].map(rec), limits);
-      expect(out.droppedIds).toEqual(['old', 'a', 'b']);
-      expect(ids(await store.readDue(T0, 10))).toEqual(['c', 'd']);
-      expect(await store.counters()).toMatchObject({ queued: 2, dropped: 3 });
-    });
+  it("'drop-oldest' with one batch larger than the queue keeps that batch's newest events", async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'drop-oldest' };
+    await store.enqueue([rec('old')], limits);
+    const out = await store.enqueue(['a', 'b', 'c', 'd'].map(rec), limits);
+    expect(out.droppedIds).toEqual(['old', 'a', 'b']);
+    expect(ids(await store.readDue(T0, 10))).toEqual(['c', 'd']);
+    expect(await store.counters()).toMatchObject({ queued: 2, dropped: 3 });
+  });
 
-    it("a duplicate does not evict anything from a full 'drop-oldest' queue", async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'drop-oldest' };
-      await store.enqueue([rec('a'), rec('b')], limits);
-      const out = await store.enqueue([rec('a')], limits);
-      expect(out).toEqual({ results: [{ id: 'a', ok: true, duplicate: true }], droppedIds: [] });
-      expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
-    });
+  it("a duplicate does not evict anything from a full 'drop-oldest' queue", async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'drop-oldest' };
+    await store.enqueue([rec('a'), rec('b')], limits);
+    const out = await store.enqueue([rec('a')], limits);
+    expect(out).toEqual({ results: [{ id: 'a', ok: true, duplicate: true }], droppedIds: [] });
+    expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
+  });
 
-    it("'reject-new' refuses with queue-full and leaves the queue untouched", async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'reject-new' };
-      await store.enqueue([rec('a'), rec('b')], limits);
-      const out = await store.enqueue([rec('c')], limits);
-      expect(out.droppedIds).toEqual([]);
-      expect(out.results).toHaveLength(1);
-      const [r] = out.results;
-      expect(r!.ok).toBe(false);
-      if (r!.ok) throw new Error('unreachable');
-      expect(r!.id).toBe('c');
-      expect(r!.error).toBeInstanceOf(OutboxError);
-      expect(r!.error.code).toBe('queue-full');
-      expect(r!.error.message).toContain('c');
-      expect(r!.error.message).toContain('maxQueueSize 2');
-      expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
-      expect(await store.counters()).toEqual({ queued: 2, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 });
-    });
+  it("'reject-new' refuses with queue-full and leaves the queue untouched", async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'reject-new' };
+    await store.enqueue([rec('a'), rec('b')], limits);
+    const out = await store.enqueue([rec('c')], limits);
+    expect(out.droppedIds).toEqual([]);
+    expect(out.results).toHaveLength(1);
+    const [r] = out.results;
+    expect(r!.ok).toBe(false);
+    if (r!.ok) throw new Error('unreachable');
+    expect(r!.id).toBe('c');
+    expect(r!.error).toBeInstanceOf(OutboxError);
+    expect(r!.error.code).toBe('queue-full');
+    expect(r!.error.message).toContain('c');
+    expect(r!.error.message).toContain('maxQueueSize 2');
+    expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
+    expect(await store.counters()).toEqual({ queued: 2, deadLettered: 0, delivered: 0, dropped: 0, retried: 0 });
+  });
 
-    it("'reject-new' accepts what fits and refuses the rest, but not duplicates", async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 3, overflow: 'reject-new' };
-      await store.enqueue([rec('a'), rec('b')], limits);
-      const out = await store.enqueue([rec('a'), rec('c'), rec('d')], limits);
-      expect(out.results.map((r) => (r.ok ? `${r.id}:ok${r.duplicate ? ':dup' : ''}` : `${r.id}:${r.error.code}`))).toEqual([
-        'a:ok:dup',
-        'c:ok',
-        'd:queue-full',
-      ]);
-      expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b', 'c']);
-      expect(await store.counters()).toMatchObject({ queued: 3, dropped: 0 });
-    });
+  it("'reject-new' accepts what fits and refuses the rest, but not duplicates", async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 3, overflow: 'reject-new' };
+    await store.enqueue([rec('a'), rec('b')], limits);
+    const out = await store.enqueue([rec('a'), rec('c'), rec('d')], limits);
+    expect(out.results.map((r) => (r.ok ? `${r.id}:ok${r.duplicate ? ':dup' : ''}` : `${r.id}:${r.error.code}`))).toEqual([
+      'a:ok:dup',
+      'c:ok',
+      'd:queue-full',
+    ]);
+    expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b', 'c']);
+    expect(await store.counters()).toMatchObject({ queued: 3, dropped: 0 });
+  });
 
-    it('room freed by delivery is usable again under reject-new', async () => {
-      const { store } = setup();
-      const limits: EnqueueLimits = { maxQueueSize: 1, overflow: 'reject-new' };
-      await store.enqueue([rec('a')], limits);
-      expect((await store.enqueue([rec('b')], limits)).results[0]!.ok).toBe(false);
-      await store.settle([{ seq: await seqOf(store, 'a'), kind: 'delivered' }]);
-      expect((await store.enqueue([rec('b')], limits)).results[0]).toEqual({ id: 'b', ok: true, duplicate: false });
-      expect(ids(await store.readDue(T0, 10))).toEqual(['b']);
-    });
+  it('room freed by delivery is usable again under reject-new', async () => {
+    const { store } = setup();
+    const limits: EnqueueLimits = { maxQueueSize: 1, overflow: 'reject-new' };
+    await store.enqueue([rec('a')], limits);
+    expect((await store.enqueue([rec('b')], limits)).results[0]!.ok).toBe(false);
+    await store.settle([{ seq: await seqOf(store, 'a'), kind: 'delivered' }]);
+    expect((await store.enqueue([rec('b')], limits)).results[0]).toEqual({ id: 'b', ok: true, duplicate: false });
+    expect(ids(await store.readDue(T0, 10))).toEqual(['b']);
   });
 });

@@ -12,84 +12,82 @@ afterEach(closeStores);
 describe('IndexedDB store: persistence and schema', () => {
   const setup = (options: StoreOptions = {}) => openTestStore(openStore, options);
 
-  describe('persistence and schema', () => {
-    it('counters and records persist after close() and reopening the same name', async () => {
-      const { store, name } = setup({ maxDeadLetters: 5 });
-      await store.enqueue(['a', 'b', 'c', 'd'].map(rec), ROOMY);
-      await store.settle([
-        { seq: await seqOf(store, 'a'), kind: 'delivered' },
-        { seq: await seqOf(store, 'b'), kind: 'dead', status: 404, reason: 'permanent', tries: 1 },
-        { seq: await seqOf(store, 'c'), kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 100, hold: 'server', status: 500 },
-      ]);
-      const before = await store.counters();
-      expect(before).toEqual({ queued: 2, deadLettered: 1, delivered: 1, dropped: 0, retried: 1 });
-      store.close();
+  it('counters and records persist after close() and reopening the same name', async () => {
+    const { store, name } = setup({ maxDeadLetters: 5 });
+    await store.enqueue(['a', 'b', 'c', 'd'].map(rec), ROOMY);
+    await store.settle([
+      { seq: await seqOf(store, 'a'), kind: 'delivered' },
+      { seq: await seqOf(store, 'b'), kind: 'dead', status: 404, reason: 'permanent', tries: 1 },
+      { seq: await seqOf(store, 'c'), kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 100, hold: 'server', status: 500 },
+    ]);
+    const before = await store.counters();
+    expect(before).toEqual({ queued: 2, deadLettered: 1, delivered: 1, dropped: 0, retried: 1 });
+    store.close();
 
-      const { store: again } = setup({ name });
-      expect(await again.counters()).toEqual(before);
-      expect(ids(await again.readDue(T0 + 100, 10))).toEqual(['d', 'c']);
-      expect(ids(await again.deadLetters())).toEqual(['b']);
-      // The reopened store keeps working, and seq keeps growing.
-      await again.enqueue([rec('e'), rec('a')], ROOMY);
-      const all = await again.readDue(T0 + 100, 10);
-      expect(ids(all)).toEqual(['d', 'e', 'a', 'c']);
-      expect(all[1]!.seq).toBeGreaterThan(all[0]!.seq);
+    const { store: again } = setup({ name });
+    expect(await again.counters()).toEqual(before);
+    expect(ids(await again.readDue(T0 + 100, 10))).toEqual(['d', 'c']);
+    expect(ids(await again.deadLetters())).toEqual(['b']);
+    // The reopened store keeps working, and seq keeps growing.
+    await again.enqueue([rec('e'), rec('a')], ROOMY);
+    const all = await again.readDue(T0 + 100, 10);
+    expect(ids(all)).toEqual(['d', 'e', 'a', 'c']);
+    expect(all[1]!.seq).toBeGreaterThan(all[0]!.seq);
+  });
+
+  it(`creates a version ${DB_VERSION} database with the queue, dead and meta stores`, async () => {
+    const { store, name } = setup();
+    await store.enqueue([rec('a')], ROOMY);
+    store.close();
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
     });
+    try {
+      expect(db.version).toBe(DB_VERSION);
+      expect([...db.objectStoreNames].sort()).toEqual(['dead', 'fresh', 'meta', 'queue', 'spent']);
+      const tx = db.transaction(['queue', 'fresh']);
+      expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'keys', 'nextAttemptAt']);
+      expect([...tx.objectStore('fresh').indexNames].sort()).toEqual(['ids', 'keys']);
+      for (const index of ['ids', 'keys']) {
+        expect(tx.objectStore('fresh').index(index).multiEntry).toBe(true);
+        expect(tx.objectStore('fresh').index(index).unique).toBe(true);
+      }
+      expect(tx.objectStore('queue').index('keys').multiEntry).toBe(true);
+      expect(tx.objectStore('queue').index('keys').unique).toBe(true);
+      expect(tx.objectStore('queue').index('id').unique).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
 
-    it(`creates a version ${DB_VERSION} database with the queue, dead and meta stores`, async () => {
-      const { store, name } = setup();
-      await store.enqueue([rec('a')], ROOMY);
-      store.close();
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const req = indexedDB.open(name);
+  it('steps aside when a newer version asks to open: the upgrade is not blocked', async () => {
+    const { store, name } = setup();
+    await store.enqueue([rec('a')], ROOMY); // the connection is open now
+
+    // `blocked` may fire (our close runs a microtask after versionchange); what matters is
+    // that the open then succeeds instead of waiting forever (the test would time out).
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name, DB_VERSION + 1);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    try {
+      expect(db.version).toBe(DB_VERSION + 1);
+      // The newer schema found the data in place.
+      const count = await new Promise<number>((resolve, reject) => {
+        const req = db.transaction('fresh').objectStore('fresh').count();
         req.onsuccess = () => resolve(req.result);
         req.onerror = () => reject(req.error);
       });
-      try {
-        expect(db.version).toBe(DB_VERSION);
-        expect([...db.objectStoreNames].sort()).toEqual(['dead', 'fresh', 'meta', 'queue', 'spent']);
-        const tx = db.transaction(['queue', 'fresh']);
-        expect([...tx.objectStore('queue').indexNames].sort()).toEqual(['createdAt', 'hold', 'id', 'keys', 'nextAttemptAt']);
-        expect([...tx.objectStore('fresh').indexNames].sort()).toEqual(['ids', 'keys']);
-        for (const index of ['ids', 'keys']) {
-          expect(tx.objectStore('fresh').index(index).multiEntry).toBe(true);
-          expect(tx.objectStore('fresh').index(index).unique).toBe(true);
-        }
-        expect(tx.objectStore('queue').index('keys').multiEntry).toBe(true);
-        expect(tx.objectStore('queue').index('keys').unique).toBe(true);
-        expect(tx.objectStore('queue').index('id').unique).toBe(true);
-      } finally {
-        db.close();
-      }
-    });
-
-    it('steps aside when a newer version asks to open: the upgrade is not blocked', async () => {
-      const { store, name } = setup();
-      await store.enqueue([rec('a')], ROOMY); // the connection is open now
-
-      // `blocked` may fire (our close runs a microtask after versionchange); what matters is
-      // that the open then succeeds instead of waiting forever (the test would time out).
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const req = indexedDB.open(name, DB_VERSION + 1);
-        req.onsuccess = () => resolve(req.result);
-        req.onerror = () => reject(req.error);
-      });
-      try {
-        expect(db.version).toBe(DB_VERSION + 1);
-        // The newer schema found the data in place.
-        const count = await new Promise<number>((resolve, reject) => {
-          const req = db.transaction('fresh').objectStore('fresh').count();
-          req.onsuccess = () => resolve(req.result);
-          req.onerror = () => reject(req.error);
-        });
-        expect(count).toBe(1);
-        // Our store must not reopen an older schema over the newer one: a clear storage-error.
-        await expect(store.counters()).rejects.toMatchObject({ code: 'storage-error' });
-        await expect(store.enqueue([rec('b')], ROOMY)).rejects.toMatchObject({ code: 'storage-error' });
-      } finally {
-        db.close();
-      }
-    });
+      expect(count).toBe(1);
+      // Our store must not reopen an older schema over the newer one: a clear storage-error.
+      await expect(store.counters()).rejects.toMatchObject({ code: 'storage-error' });
+      await expect(store.enqueue([rec('b')], ROOMY)).rejects.toMatchObject({ code: 'storage-error' });
+    } finally {
+      db.close();
+    }
   });
 });
 
@@ -99,19 +97,15 @@ describe('IndexedDB store: upgrades', () => {
   it('upgrades from version 3: queued events and delivered keys are kept', async () => {
     const name = `store-v3-${Math.random().toString(36).slice(2)}`;
     const url = 'https://collector.example/v1/events';
+    // Version 1, then what versions 2 and 3 added: two indexes of `queue`, and `seen`.
+    await createV1Database({ name, records: [] });
     await new Promise<void>((resolve, reject) => {
       const request = indexedDB.open(name, 3);
       request.onupgradeneeded = () => {
-        const db = request.result;
-        const queue = db.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
-        queue.createIndex('id', 'id', { unique: true });
-        queue.createIndex('nextAttemptAt', 'nextAttemptAt');
-        queue.createIndex('hold', 'hold');
+        const queue = request.transaction!.objectStore('queue');
         queue.createIndex('createdAt', 'createdAt');
         queue.createIndex('keys', 'keys', { multiEntry: true, unique: true });
-        db.createObjectStore('dead', { keyPath: 'seq' }).createIndex('id', 'id');
-        db.createObjectStore('meta');
-        const seen = db.createObjectStore('seen', { autoIncrement: true });
+        const seen = request.result.createObjectStore('seen', { autoIncrement: true });
         seen.createIndex('keys', 'keys', { multiEntry: true });
         seen.createIndex('at', 'at');
       };

@@ -166,6 +166,8 @@ export function upgrade(database: Database, oldVersion: number, transaction: Upg
   if (oldVersion < 4) upgradeToV4(database, transaction);
 }
 
+// (schema-v1.fixture.ts repeats this step on purpose: a database exactly as version 1 left
+// it, self-contained so that a page can run it too.)
 function createV1(database: Database): void {
   const queue = database.createObjectStore('queue', { keyPath: 'seq', autoIncrement: true });
   queue.createIndex('id', 'id', { unique: true });
