@@ -47,6 +47,20 @@ function importsOf(source) {
   return found;
 }
 
+/** Whether a source imports the `idb` package (static, `export … from`, dynamic, side effect; types too). @param {string} source */
+function importsIdb(source) {
+  return /(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*['"]idb(?:\/[^'"]*)?['"]|import\(\s*['"]idb(?:\/[^'"]*)?['"]\s*\)|^import\s*['"]idb(?:\/[^'"]*)?['"]/m.test(
+    source,
+  );
+}
+
+/** Whether a source imports `idb` for more than types (`import type` and `export type` only: no). @param {string} source */
+function importsIdbValues(source) {
+  return /(?:^|[;\s])(?:import|export)\s(?!type\s)[^'"]*?from\s*['"]idb['"]|import\(\s*['"]idb['"]\s*\)|^import\s*['"]idb['"]/m.test(
+    source,
+  );
+}
+
 /** @param {string} dir @returns {string[]} */
 function sourceFiles(dir) {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
@@ -93,6 +107,36 @@ describe('layers', () => {
 
   it('every import runs down the layers (shared ← store ← delivery ← engine ← worker; page ← shared)', () => {
     assert.deepEqual(wrongWay(files), []);
+  });
+
+  it('only the store imports idb, and in it only database.ts for more than types (the one module that opens the database)', () => {
+    const source = (/** @type {string} */ file) => readFileSync(join(root, file), 'utf8');
+    assert.deepEqual(
+      files.filter((file) => layerOf(file) !== 'store' && importsIdb(source(file))),
+      [],
+    );
+    assert.deepEqual(
+      files.filter((file) => importsIdbValues(source(file))),
+      ['src/store/database.ts'],
+    );
+  });
+
+  it('would see idb imported outside the store', () => {
+    // The check itself can fail: each form of import is seen, and nothing else is.
+    for (const line of [
+      "import { openDB } from 'idb';",
+      "import type { DBSchema } from 'idb';",
+      "export { unwrap } from 'idb';",
+      "const { openDB } = await import('idb');",
+      "import 'idb';",
+      "import { wrap } from 'idb/with-async-ittr';",
+    ])
+      assert.ok(importsIdb(line), line);
+    for (const line of ["import { get } from 'idb-keyval';", "import { x } from './idb.js';", "// idb is the store's"])
+      assert.ok(!importsIdb(line), line);
+    assert.ok(importsIdbValues("import { type IDBPDatabase, openDB } from 'idb';"));
+    assert.ok(!importsIdbValues("import type { DBSchema } from 'idb';"));
+    assert.ok(['src/page/dispatcher.ts', 'src/delivery/flusher.ts', 'worker/outbox.ts'].every((file) => layerOf(file) !== 'store'));
   });
 
   it('would see an arrow running back up', () => {

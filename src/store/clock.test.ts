@@ -4,34 +4,18 @@
 import { openDB } from 'idb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLOCK_TOLERANCE_MS } from '../clock.js';
-import { openMemoryStore } from './memory.js';
-import { type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
+import { IMPLEMENTATIONS, type OpenStore, T0, closeLater, closeStores, openTestStore } from './both-stores.fixture.js';
+import { type EnqueueLimits, type NewRecord, type Store, openStore } from './store.js';
 
-const T0 = 1_700_000_000_000;
 const HOUR = 3600_000;
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };
 const URL_ = 'https://collector.example/v1/events';
 const rec = (id: string): NewRecord => ({ id, url: URL_, body: JSON.stringify({ id }) });
 const ids = (records: { id: string }[]) => records.map((r) => r.id);
 
-const IMPLEMENTATIONS: [string, (options: StoreOptions) => Store][] = [
-  ['IndexedDB', openStore],
-  ['memory', openMemoryStore],
-];
+afterEach(closeStores);
 
-let counter = 0;
-const opened: Store[] = [];
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
-});
-
-function setupWith(open: (options: StoreOptions) => Store) {
-  const clock = { now: T0 };
-  const name = `clock-test-${++counter}-${Math.random().toString(36).slice(2)}`;
-  const store = open({ name, now: () => clock.now });
-  opened.push(store);
-  return { store, clock, name };
-}
+const setupWith = (open: OpenStore) => openTestStore(open);
 
 /** Every queued record by id (read far in the future: all are due then). */
 async function byId(store: Store) {
@@ -146,9 +130,9 @@ describe('IndexedDB store: the lease and the clock', () => {
   });
 
   it('a lease that runs beyond its ttl (written by a store that did not know the clock) is free', async () => {
-    const name = `clock-lease-${++counter}`;
+    const name = `clock-lease-${Math.random().toString(36).slice(2)}`;
     const store = openStore({ name, now: () => T0 });
-    opened.push(store);
+    closeLater(store);
     expect(await store.lease('a', T0, 10_000)).toBe(true);
     store.close();
     // As another version of the code might have left it: no high-water mark, a lease an hour long.
@@ -158,7 +142,7 @@ describe('IndexedDB store: the lease and the clock', () => {
     await raw.put('meta', { owner: 'a', until: T0 + HOUR }, 'lease');
     raw.close();
     const again = openStore({ name, now: () => T0 });
-    opened.push(again);
+    closeLater(again);
     expect(await again.lease('b', T0 + 1, 10_000)).toBe(true);
   });
 });

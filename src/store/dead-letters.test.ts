@@ -1,23 +1,15 @@
 // Dead letters you can act on: paging (readDead), requeue and discard, against both
 // stores (IndexedDB through fake-indexeddb, and memory), which must keep the same rules.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openMemoryStore } from './memory.js';
+import { IMPLEMENTATIONS, T0, closeLater, closeStores, openTestStore } from './both-stores.fixture.js';
 import { type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
 
-const T0 = 1_700_000_000_000;
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };
 const ALL = { after: Number.NEGATIVE_INFINITY, through: Number.POSITIVE_INFINITY, limit: 1000 };
 
-const IMPLEMENTATIONS: [string, (options: StoreOptions) => Store][] = [
-  ['IndexedDB', openStore],
-  ['memory', openMemoryStore],
-];
-
-let counter = 0;
-const opened: Store[] = [];
 afterEach(() => {
   vi.restoreAllMocks();
-  for (const s of opened.splice(0)) s.close();
+  closeStores();
 });
 
 const rec = (id: string, keys?: string[]): NewRecord => ({
@@ -29,12 +21,7 @@ const rec = (id: string, keys?: string[]): NewRecord => ({
 const ids = (records: { id: string }[]) => records.map((r) => r.id);
 
 describe.each(IMPLEMENTATIONS)('%s store: dead letters', (_kind, open) => {
-  function setup(options: StoreOptions = {}) {
-    const clock = { now: T0 };
-    const store = open({ name: `dead-test-${++counter}-${Math.random().toString(36).slice(2)}`, now: () => clock.now, ...options });
-    opened.push(store);
-    return { store, clock };
-  }
+  const setup = (options: StoreOptions = {}) => openTestStore(open, options);
 
   /** Enqueues `names` and dead-letters each at its first try (400), one call per event, clock +1 ms each. */
   async function deadLettered(store: Store, clock: { now: number }, names: string[], limits = ROOMY) {
@@ -224,7 +211,7 @@ describe('IndexedDB store: dead letters are durable', () => {
     await store.discard({ ids: ['b'] });
     store.close();
     const again = openStore({ name, now: () => clock.now });
-    opened.push(again);
+    closeLater(again);
     expect(ids(await again.readDead(10))).toEqual(['c']);
     expect(ids(await again.readDue(Number.MAX_SAFE_INTEGER, 10))).toEqual(['a']);
     expect(await again.counters()).toMatchObject({ queued: 1, deadLettered: 1, requeued: 1, discarded: 1 });

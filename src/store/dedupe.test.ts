@@ -1,18 +1,13 @@
 // Content de-duplication: a record with a `key` is stored once while that key is
 // queued, or delivered less than `dedupeWindowMs` ago. Both store implementations.
 import { afterEach, describe, expect, it } from 'vitest';
-import { openMemoryStore } from './memory.js';
-import { type EnqueueLimits, type NewRecord, type Store, type StoreOptions, openStore } from './store.js';
+import { IMPLEMENTATIONS, ROOMY, T0, closeStores, ids, openTestStore, rec as plain, seqOf } from './both-stores.fixture.js';
+import type { EnqueueLimits, NewRecord, Store } from './store.js';
 
-const T0 = 1_700_000_000_000;
 const HOUR = 3600_000;
 const WINDOW: EnqueueLimits = { maxQueueSize: 1000, overflow: 'drop-oldest', dedupeWindowMs: HOUR };
-const opened: Store[] = [];
-let counter = 0;
 
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
-});
+afterEach(closeStores);
 
 const rec = (id: string, key?: string | string[]): NewRecord => ({
   id,
@@ -21,16 +16,8 @@ const rec = (id: string, key?: string | string[]): NewRecord => ({
   ...(key ? { keys: typeof key === 'string' ? [key] : key } : {}),
 });
 
-describe.each([
-  ['IndexedDB', openStore],
-  ['memory', openMemoryStore],
-] as [string, (o: StoreOptions) => Store][])('%s store: content de-duplication', (_, open) => {
-  function setup() {
-    const clock = { now: T0 };
-    const store = open({ name: `dedupe-${++counter}-${Math.random()}`, now: () => clock.now });
-    opened.push(store);
-    return { store, clock };
-  }
+describe.each(IMPLEMENTATIONS)('%s store: content de-duplication', (_, open) => {
+  const setup = () => openTestStore(open);
   const deliverAll = async (store: Store) => {
     const due = await store.readDue(Number.MAX_SAFE_INTEGER, 1000);
     await store.settle(due.map((r) => ({ seq: r.seq, kind: 'delivered' as const })));
@@ -129,5 +116,68 @@ describe.each([
     await deliverAll(store);
     await store.clear();
     expect((await store.enqueue([rec('b', 'k')], WINDOW)).results[0]).toMatchObject({ duplicate: false });
+  });
+});
+
+describe.each(IMPLEMENTATIONS)('%s store: content de-duplication, edges', (_kind, open) => {
+  const setup = () => openTestStore(open);
+
+  // The basics of de-duplication by key are in dedupe.test.ts; these are its edges.
+  describe('de-duplication by key: edges', () => {
+    const keyed = (id: string, key: string): NewRecord => ({ ...plain(id), keys: [key] });
+    const windowed = (dedupeWindowMs: number): EnqueueLimits => ({ ...ROOMY, dedupeWindowMs });
+
+    it('without a window, keys are ignored and not stored', async () => {
+      const { store } = setup();
+      await store.enqueue([keyed('a', 'K'), keyed('b', 'K')], ROOMY);
+      expect(ids(await store.readDue(T0, 10))).toEqual(['a', 'b']);
+      expect((await store.readDue(T0, 10)).every((r) => r.keys === undefined)).toBe(true);
+      // Not stored, so a later windowed enqueue does not see them.
+      expect((await store.enqueue([keyed('c', 'K')], windowed(1000))).results[0]).toEqual({ id: 'c', ok: true, duplicate: false });
+    });
+
+    it('a key delivered less than the window ago is a duplicate; from the window on it is queued again', async () => {
+      const { store, clock } = setup();
+      await store.enqueue([keyed('a', 'K')], windowed(1000));
+      clock.now = T0 + 10;
+      await store.settle([{ seq: await seqOf(store, 'a'), kind: 'delivered' }]);
+      clock.now = T0 + 1009;
+      expect((await store.enqueue([keyed('b', 'K')], windowed(1000))).results[0]).toMatchObject({ duplicate: true });
+      clock.now = T0 + 1010;
+      expect((await store.enqueue([keyed('c', 'K')], windowed(1000))).results[0]).toMatchObject({ duplicate: false });
+      expect(ids(await store.readDue(clock.now, 10))).toEqual(['c']);
+      expect(await store.counters()).toMatchObject({ queued: 1, delivered: 1 });
+    });
+
+    it('the key of a dead-lettered, expired or dropped event is not remembered', async () => {
+      const { store, clock } = setup();
+      const limits: EnqueueLimits = { maxQueueSize: 2, overflow: 'drop-oldest', dedupeWindowMs: 60_000 };
+      await store.enqueue([keyed('dead', 'K1'), keyed('old', 'K2')], limits);
+      await store.settle([{ seq: await seqOf(store, 'dead'), kind: 'dead', status: 400, reason: 'permanent', tries: 1 }]);
+      await store.expire(T0 + 1, 10);
+      clock.now = T0 + 5;
+      await store.enqueue([keyed('x', 'K3'), keyed('y', 'K4')], limits);
+      const out = await store.enqueue([keyed('d2', 'K1'), keyed('o2', 'K2')], limits);
+      expect(out.results.map((r) => r.ok && r.duplicate)).toEqual([false, false]);
+      // x and y were dropped by the bound: their keys are free again too.
+      expect(out.droppedIds).toEqual(['x', 'y']);
+      expect((await store.enqueue([keyed('x2', 'K3')], limits)).results[0]).toMatchObject({ duplicate: false });
+    });
+
+    it('forget() drops delivered keys seen before the cut-off (exclusive), oldest first, up to the limit', async () => {
+      const { store, clock } = setup();
+      const far = windowed(3_600_000);
+      for (const [i, key] of ['K1', 'K2', 'K3'].entries()) {
+        clock.now = T0 + i * 100;
+        await store.enqueue([keyed(key.toLowerCase(), key)], far);
+        await store.settle([{ seq: await seqOf(store, key.toLowerCase()), kind: 'delivered' }]);
+      }
+      clock.now = T0 + 1000;
+      expect(await store.forget(T0 + 200, 1)).toBe(1); // K1
+      expect(await store.forget(T0 + 200, 10)).toBe(1); // K2; K3 was seen at the cut-off itself
+      expect(await store.forget(T0 + 200, 10)).toBe(0);
+      const out = await store.enqueue([keyed('n1', 'K1'), keyed('n2', 'K2'), keyed('n3', 'K3')], far);
+      expect(out.results.map((r) => r.ok && r.duplicate)).toEqual([false, false, true]);
+    });
   });
 });

@@ -2,29 +2,18 @@
 // order, the rest of the page left to the others; the same on both stores (IndexedDB
 // through fake-indexeddb, and memory).
 import { afterEach, describe, expect, it } from 'vitest';
-import { openMemoryStore } from './memory.js';
-import { type EnqueueLimits, type Store, type StoreOptions, openStore } from './store.js';
+import { IMPLEMENTATIONS, T0, closeStores, openTestStore } from './both-stores.fixture.js';
+import type { EnqueueLimits } from './store.js';
 
-const T0 = 1_700_000_000_000;
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };
 const A = 'https://a.example';
 const B = 'https://b.example';
 
-const IMPLEMENTATIONS: [string, (options: StoreOptions) => Store][] = [
-  ['IndexedDB', openStore],
-  ['memory', openMemoryStore],
-];
-
-let counter = 0;
-const opened: Store[] = [];
-afterEach(() => {
-  for (const s of opened.splice(0)) s.close();
-});
+afterEach(closeStores);
 
 describe.each(IMPLEMENTATIONS)('%s store: readDue shares a page between destinations', (_kind, open) => {
   function setup() {
-    const store = open({ name: `share-test-${++counter}-${Math.random().toString(36).slice(2)}`, now: () => T0 });
-    opened.push(store);
+    const { store } = openTestStore(open);
     const enqueue = (origin: string, prefix: string, n: number) =>
       store.enqueue(
         Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, url: `${origin}/v1/events`, body: JSON.stringify({ i }) })),

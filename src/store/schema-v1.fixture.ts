@@ -1,6 +1,6 @@
 // A fixture of schema version 1, for upgrade tests: a database exactly as version 1 of
-// store.ts created it, with events queued. Self-contained (no imports, no closures), so
-// Playwright can run it in a page too.
+// the store created it (schema.ts: createV1), with events queued. Self-contained (no
+// imports, no closures), so Playwright can run it in a page too.
 
 export interface V1Record {
   id: string;
