@@ -31,6 +31,11 @@ export async function idle(store: Store) {
 
 const cleanups: (() => void)[] = [];
 
+/** Runs `stop` after the test (with useFlusherTimers): a flusher and store set up by hand. */
+export function cleanUp(stop: () => void): void {
+  cleanups.push(stop);
+}
+
 /** Fakes setTimeout/clearTimeout for each test of the file; stops the flushers and stores set up. */
 export function useFlusherTimers(): void {
   beforeEach(() => {
