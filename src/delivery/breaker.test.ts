@@ -1,10 +1,13 @@
-// A destination's breaker (breaker.ts) through the flusher: a retryable failure holds it,
-// its backoff grows on its own count, one probe opens it again; offline holds every
-// destination without growing anyone's backoff.
+// A destination's breaker (breaker.ts): through the flusher, a retryable failure holds it,
+// its backoff grows on its own count, one probe opens it again, and offline holds every
+// destination without growing anyone's backoff; then trip, reopen and unblock on their own,
+// on a bare context with an injected clock and random source.
 import { describe, expect, it } from 'vitest';
-import { OK, setup, status, T0, useFlusherTimers } from './flusher.fixture.js';
+import { OK, T0, bareContext, queuedRecord, setup, status, useFlusherTimers } from './flusher.fixture.js';
 import type { SendResult } from './policy.js';
 import type { Sendable } from './send.js';
+import { blockedUntil, destinationStates, reopen, trip, unblock } from './breaker.js';
+import { type Retry, destinationFor } from './context.js';
 
 useFlusherTimers();
 
@@ -179,5 +182,86 @@ describe('flusher: the breaker backs off on its own count', () => {
     expect(t.flusher.blockedUntil()).toBeGreaterThan(T0);
     t.flusher.unblock(['offline', 'network']);
     expect(t.flusher.blockedUntil()).toBe(0);
+  });
+});
+
+// --- the breaker's functions on a bare context (no loop runs) -----------------------------
+
+const retry = (nextAttemptAt: number, reason: Retry['reason'] = 'server'): Retry => ({
+  kind: 'retry',
+  status: 503,
+  reason,
+  hold: reason === 'server' ? 'server' : 'network',
+  attempts: 1,
+  tries: 1,
+  nextAttemptAt,
+});
+
+describe('breaker: trip, reopen, unblock', () => {
+  it('a failure holds its destination for the later of its schedule and the breaker backoff, its feed back to the queue', () => {
+    const { ctx, saved, held, feed } = bareContext();
+    const d = destinationFor(ctx, 'https://a.example');
+    const other = destinationFor(ctx, 'https://b.example');
+    feed(d, queuedRecord(1, 'a1'), queuedRecord(2, 'a2'));
+    feed(other, queuedRecord(3, 'b1'));
+    trip(ctx, d, retry(T0 + 200), 0, T0);
+    // backoffDelay(1): ceiling 1000 ms, random 0.5 → 500 ms, later than the event's 200 ms.
+    expect(d).toMatchObject({ until: T0 + 500, failures: 1, epoch: 1, probing: true, reason: 'server', feed: [] });
+    expect([...ctx.unsettled]).toEqual([3]);
+    expect(other).toMatchObject({ until: 0, failures: 0, probing: false });
+    expect(held).toEqual(['server']);
+    expect(saved.at(-1)).toEqual({ 'https://a.example': { until: T0 + 500, reason: 'server', failures: 1, lastStatus: 0 } });
+    // A Retry-After beyond the backoff wins.
+    trip(ctx, d, retry(T0 + 30_000), 1, T0);
+    expect(d).toMatchObject({ until: T0 + 30_000, failures: 2, epoch: 2 });
+  });
+
+  it('a request sent before the last trip does not count again, and its success does not reopen', () => {
+    const { ctx } = bareContext();
+    const d = destinationFor(ctx, 'https://a.example');
+    trip(ctx, d, retry(T0), 0, T0);
+    trip(ctx, d, retry(T0), 0, T0);
+    expect(d).toMatchObject({ failures: 1, epoch: 2 });
+    expect(reopen(ctx, d, 1)).toBe(false);
+    expect(d).toMatchObject({ probing: true, failures: 1 });
+    expect(reopen(ctx, d, 2)).toBe(true);
+    expect(d).toMatchObject({ probing: false, failures: 0, until: 0 });
+    // Nothing to open: no change, no write.
+    expect(reopen(ctx, d, 2)).toBe(false);
+  });
+
+  it('offline holds every destination, grows no one’s count, and drops every feed', () => {
+    const { ctx, held, feed } = bareContext();
+    const a = destinationFor(ctx, 'https://a.example');
+    const b = destinationFor(ctx, 'https://b.example');
+    feed(b, queuedRecord(1, 'b1'));
+    trip(ctx, a, retry(T0 + 1000, 'offline'), 0, T0);
+    expect(ctx.offlineUntil).toBe(T0 + 1000);
+    expect(a).toMatchObject({ failures: 0, epoch: 0, until: 0 });
+    expect(b.feed).toEqual([]);
+    expect(ctx.unsettled.size).toBe(0);
+    expect(held).toEqual(['offline']);
+    expect(blockedUntil(ctx)).toBe(T0 + 1000);
+    expect(destinationStates(ctx).map((s) => s.reason)).toEqual(['offline', 'offline']);
+    unblock(ctx, ['offline']);
+    expect(blockedUntil(ctx)).toBe(0);
+  });
+
+  it('unblock clears only holds set for the reasons given, and saves the change', () => {
+    const { ctx, saved } = bareContext();
+    const a = destinationFor(ctx, 'https://a.example');
+    const b = destinationFor(ctx, 'https://b.example');
+    trip(ctx, a, retry(T0, 'network'), 0, T0);
+    trip(ctx, b, retry(T0, 'server'), 0, T0);
+    const writes = saved.length;
+    unblock(ctx, ['offline', 'network']);
+    expect(a).toMatchObject({ until: 0, failures: 0, probing: false });
+    expect(b).toMatchObject({ until: T0 + 500, failures: 1, probing: true });
+    expect(saved.length).toBe(writes + 1);
+    expect(Object.keys(saved.at(-1)!)).toEqual(['https://b.example']);
+    expect(destinationStates(ctx).find((s) => s.destination === 'https://b.example')).toMatchObject({
+      heldUntil: T0 + 500,
+      reason: 'server',
+    });
   });
 });

@@ -1,5 +1,5 @@
 // The wall clock jumps, the monotonic one does not: the pure pieces (jump detection, the
-// age cutoff), then the flusher on an injected clock that jumps both ways, with the real
+// age cutoff, a hold shifted), then the flusher on an injected clock that jumps both ways, with the real
 // store (fake-indexeddb): nothing waits longer than it was asked to, nothing is sent
 // sooner than a collector asked, nothing expires by a jump.
 import { describe, expect, it, vi } from 'vitest';
@@ -7,6 +7,7 @@ import { type EnqueueLimits, type Store, openStore } from '../store/store.js';
 import { CLOCK_TOLERANCE_MS, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from '../clock.js';
 import { OK, T0, cleanUp, status, useFlusherTimers } from './flusher.fixture.js';
 import { type Flusher, createFlusher } from './flusher.js';
+import { shiftHold } from './jumps.js';
 import type { SendResult } from './policy.js';
 import type { Sendable } from './send.js';
 
@@ -69,6 +70,17 @@ describe('movedBack, expiryCutoff', () => {
     // Two jumps close together add up; a lapsed one does not.
     expect(addSkew(skew, HOUR, T0 + 1000, maxAge)).toEqual({ ms: DAY + HOUR, since: T0 + 1000 });
     expect(addSkew(skew, HOUR, T0 + maxAge, maxAge)).toEqual({ ms: HOUR, since: T0 + maxAge });
+  });
+});
+
+describe('shiftHold: a hold after a jump', () => {
+  it('back: one still ahead moves back with it, not before now; forward: one still running moves on', () => {
+    expect(shiftHold(0, -HOUR, T0)).toBe(0);
+    expect(shiftHold(T0 + 60_000, -HOUR, T0)).toBe(T0);
+    expect(shiftHold(T0 + 2 * HOUR, -HOUR, T0)).toBe(T0 + HOUR);
+    // Forward a day at T0 + DAY: a hold to T0 + 60 s was running (it moves on), one that ended before did not.
+    expect(shiftHold(T0 + 60_000, DAY, T0 + DAY)).toBe(T0 + DAY + 60_000);
+    expect(shiftHold(T0 - 1, DAY, T0 + DAY)).toBe(T0 - 1);
   });
 });
 

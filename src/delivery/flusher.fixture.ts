@@ -6,7 +6,9 @@
 import { afterEach, beforeEach, vi } from 'vitest';
 import type { DeadLetterDetail, DeliveredDetail, DroppedDetail, RetryDetail } from '../protocol.js';
 import { type EnqueueLimits, type NewRecord, type QueuedRecord, type Store, openStore } from '../store/store.js';
-import { type BlockReason, type Flusher, createFlusher } from './flusher.js';
+import type { DestinationHold } from '../destination.js';
+import type { Dest, FlusherOptions } from './context.js';
+import { type BlockReason, type Flusher, createContext, createFlusher } from './flusher.js';
 import type { SendResult } from './policy.js';
 import { type Sendable, wholeBody } from './send.js';
 
@@ -157,3 +159,55 @@ export function setup(options: SetupOptions = {}) {
 }
 
 export type Setup = ReturnType<typeof setup>;
+
+/** A stored record as the store reads it (seq `seq`, due at T0, never tried). */
+export const queuedRecord = (seq: number, id: string, extra: Partial<QueuedRecord> = {}): QueuedRecord => ({
+  seq,
+  id,
+  url: URL_,
+  body: JSON.stringify({ id }),
+  createdAt: T0,
+  nextAttemptAt: T0,
+  attempts: 0,
+  tries: 0,
+  ...extra,
+});
+
+/**
+ * A flusher's context alone, for the pieces' own tests: no flusher loop runs. Its store
+ * records the holds saved and has nothing scheduled; backoff {baseMs 1000, maxMs 60 s},
+ * random 0.5, concurrency 4, pageSize 50.
+ */
+export function bareContext(options: Partial<FlusherOptions> = {}) {
+  const clock = { now: T0 };
+  const saved: Record<string, DestinationHold>[] = [];
+  const held: BlockReason[] = [];
+  const store = {
+    saveDestinationHolds: vi.fn(async (holds: Record<string, DestinationHold>) => {
+      saved.push(holds);
+    }),
+    nextAttemptAt: vi.fn(async () => undefined),
+  } as Partial<Store> as Store;
+  const ctx = createContext({
+    store,
+    send: vi.fn(async () => OK),
+    backoff: { baseMs: 1000, maxMs: 60_000 },
+    maxAgeMs: 7 * 24 * 3600_000,
+    concurrency: 4,
+    pageSize: 50,
+    now: () => clock.now,
+    random: () => 0.5,
+    isOffline: () => false,
+    onHeld: (reason) => held.push(reason),
+    emit: { delivered: () => {}, retry: () => {}, deadLetter: () => {}, dropped: () => {}, changed: () => {} },
+    ...options,
+  });
+  /** A unit of one record in `d`'s feed, read (in hand). */
+  const feed = (d: Dest, ...records: QueuedRecord[]) => {
+    for (const rec of records) {
+      ctx.unsettled.add(rec.seq);
+      d.feed.push({ records: [rec], url: rec.url, body: rec.body });
+    }
+  };
+  return { ctx, clock, saved, held, feed };
+}

@@ -53,8 +53,8 @@ export function createFlusher(opts: FlusherOptions): Flusher {
   };
 }
 
-/** A flusher's state at start: nothing known of any destination, nothing in hand. */
-function createContext(opts: FlusherOptions): FlusherContext {
+/** A flusher's state at start: nothing known of any destination, nothing in hand. (Exported for tests of the pieces.) */
+export function createContext(opts: FlusherOptions): FlusherContext {
   const readClock = watchClock(opts.now, opts.monotonic);
   const ctx: FlusherContext = {
     opts,

@@ -1,8 +1,11 @@
 // Reading due records (pages.ts) through the flusher: pages of `pageSize`, never more;
-// expired events leave the queue whatever their schedule.
+// expired events leave the queue whatever their schedule. Then the fair share and the
+// destinations a read passes over, on their own (a bare context, an injected clock).
 import { describe, expect, it } from 'vitest';
 import type { QueuedRecord } from '../store/store.js';
-import { setup, status, T0, useFlusherTimers } from './flusher.fixture.js';
+import { bareContext, queuedRecord, setup, status, T0, useFlusherTimers } from './flusher.fixture.js';
+import { destinationFor } from './context.js';
+import { fairShare, passedOver } from './pages.js';
 
 useFlusherTimers();
 
@@ -59,5 +62,36 @@ describe('flusher: age', () => {
     expect(t.sentIds()).toEqual(['held']);
     expect(t.events.deadLetter).toEqual([{ ids: ['held'], status: 0, reason: 'expired' }]);
     expect(await t.store.counters()).toMatchObject({ queued: 0, deadLettered: 1 });
+  });
+});
+
+describe('pages: the fair share', () => {
+  it('shares a page between the destinations with events queued and not passed over', () => {
+    expect(fairShare({ a: 2000, b: 5 }, new Set(), 50)).toEqual({ open: 2, share: 25 });
+    expect(fairShare({ a: 2000, b: 5, c: 1 }, new Set(), 50)).toEqual({ open: 3, share: 17 });
+    // One open destination (or none) takes the whole page.
+    expect(fairShare({ a: 2000, b: 5 }, new Set(['b']), 50)).toEqual({ open: 1, share: undefined });
+    expect(fairShare({ a: 0, b: 5 }, new Set(['b']), 50)).toEqual({ open: 0, share: undefined });
+    expect(fairShare({}, new Set(), 50)).toEqual({ open: 0, share: undefined });
+  });
+
+  it('passes over destinations held, with units in hand, or probing with a request out', () => {
+    const { ctx, clock, feed } = bareContext();
+    const free = destinationFor(ctx, 'https://free.example');
+    const heldBack = destinationFor(ctx, 'https://held.example');
+    const fed = destinationFor(ctx, 'https://fed.example');
+    const probing = destinationFor(ctx, 'https://probing.example');
+    heldBack.until = T0 + 1;
+    feed(fed, queuedRecord(1, 'f1'));
+    probing.probing = true;
+    probing.active = 1;
+    expect([...passedOver(ctx, T0)].sort()).toEqual(['https://fed.example', 'https://held.example', 'https://probing.example']);
+    // At the end of its hold, and a probe with no request out: read again.
+    clock.now = T0 + 1;
+    probing.active = 0;
+    expect([...passedOver(ctx, T0 + 1)]).toEqual(['https://fed.example']);
+    // Offline: every destination.
+    ctx.offlineUntil = T0 + 2;
+    expect(passedOver(ctx, T0 + 1).has(free.key)).toBe(true);
   });
 });
