@@ -131,6 +131,16 @@ export function setup(options: SetupOptions = {}) {
     const records: NewRecord[] = ids.map((id) => ({ id, url, body: JSON.stringify({ id }) }));
     await store.enqueue(records, ROOMY);
   };
+  /** Holds the request of event `id` open: `started` once it is sent, `gate.resolve(answer)` answers it. */
+  const holdSend = (id: string) => {
+    const started = deferred();
+    const gate = deferred<SendResult>();
+    script.set(id, () => {
+      started.resolve();
+      return gate.promise;
+    });
+    return { started, gate };
+  };
   const queued = async (): Promise<QueuedRecord[]> => store.readDue(Number.MAX_SAFE_INTEGER, 100_000);
   return {
     clock,
@@ -153,6 +163,7 @@ export function setup(options: SetupOptions = {}) {
     readDue,
     enqueue: (...ids: string[]) => enqueueTo(URL_, ...ids),
     enqueueTo,
+    holdSend,
     queued,
     queuedById: async (id: string) => (await queued()).find((r) => r.id === id),
   };

@@ -3,8 +3,7 @@
 // the next attempt. On the real store (fake-indexeddb), an injected clock and random source.
 import { describe, expect, it, vi } from 'vitest';
 import type { QueuedRecord } from '../store/store.js';
-import { deferred, idle, OK, setup, status, T0, URL_, useFlusherTimers } from './flusher.fixture.js';
-import type { SendResult } from './policy.js';
+import { OK, T0, URL_, idle, setup, status, useFlusherTimers } from './flusher.fixture.js';
 
 useFlusherTimers();
 
@@ -102,12 +101,7 @@ describe('flusher: kicks and passes', () => {
   it('kick() while a request is in flight shares the promise of the running work, answered once all is idle', async () => {
     const t = setup();
     await t.enqueue('a');
-    const started = deferred();
-    const gate = deferred<SendResult>();
-    t.script.set('a', () => {
-      started.resolve();
-      return gate.promise;
-    });
+    const { started, gate } = t.holdSend('a');
 
     const p1 = t.flusher.kick();
     await started.promise;
@@ -139,12 +133,7 @@ describe('flusher: kicks and passes', () => {
   it('an event queued during a pass is picked up by the queued pass', async () => {
     const t = setup();
     await t.enqueue('a');
-    const started = deferred();
-    const gate = deferred<SendResult>();
-    t.script.set('a', () => {
-      started.resolve();
-      return gate.promise;
-    });
+    const { started, gate } = t.holdSend('a');
     const p1 = t.flusher.kick();
     await started.promise;
     await t.enqueue('b');

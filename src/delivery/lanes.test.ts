@@ -13,12 +13,7 @@ describe('flusher: lanes', () => {
   it('reads the next page while the last request of a page is in flight, without the events of that page', async () => {
     const t = setup({ concurrency: 1, pageSize: 2 });
     await t.enqueue('a', 'b', 'c', 'd', 'e');
-    const started = deferred();
-    const gate = deferred<SendResult>();
-    t.script.set('b', () => {
-      started.resolve();
-      return gate.promise;
-    });
+    const { started, gate } = t.holdSend('b');
     const pass = t.flusher.kick();
     await started.promise;
     await idle(t.store);
