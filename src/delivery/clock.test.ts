@@ -1,15 +1,16 @@
 // The wall clock jumps, the monotonic one does not: the pure pieces (jump detection, the
-// age cutoff), then the flusher on an injected clock that jumps both ways, with the real
+// age cutoff, a hold shifted), then the flusher on an injected clock that jumps both ways, with the real
 // store (fake-indexeddb): nothing waits longer than it was asked to, nothing is sent
 // sooner than a collector asked, nothing expires by a jump.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type EnqueueLimits, type Store, openStore } from '../store/store.js';
 import { CLOCK_TOLERANCE_MS, NO_SKEW, addSkew, expiryCutoff, movedBack, watchClock } from '../clock.js';
+import { OK, T0, cleanUp, status, useFlusherTimers } from './flusher.fixture.js';
 import { type Flusher, createFlusher } from './flusher.js';
+import { shiftHold } from './jumps.js';
 import type { SendResult } from './policy.js';
 import type { Sendable } from './send.js';
 
-const T0 = 1_700_000_000_000;
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
@@ -72,25 +73,25 @@ describe('movedBack, expiryCutoff', () => {
   });
 });
 
+describe('shiftHold: a hold after a jump', () => {
+  it('back: one still ahead moves back with it, not before now; forward: one still running moves on', () => {
+    expect(shiftHold(0, -HOUR, T0)).toBe(0);
+    expect(shiftHold(T0 + 60_000, -HOUR, T0)).toBe(T0);
+    expect(shiftHold(T0 + 2 * HOUR, -HOUR, T0)).toBe(T0 + HOUR);
+    // Forward a day at T0 + DAY: a hold to T0 + 60 s was running (it moves on), one that ended before did not.
+    expect(shiftHold(T0 + 60_000, DAY, T0 + DAY)).toBe(T0 + DAY + 60_000);
+    expect(shiftHold(T0 - 1, DAY, T0 + DAY)).toBe(T0 - 1);
+  });
+});
+
 // --- the flusher ------------------------------------------------------------------------
 
 const A = 'https://a.example/v1/events';
 const B = 'https://b.example/v1/events';
 const ROOMY: EnqueueLimits = { maxQueueSize: 10_000, overflow: 'drop-oldest' };
-const OK: SendResult = { kind: 'response', status: 200, retryAfter: null };
-const status = (s: number, retryAfter: string | null = null): SendResult => ({ kind: 'response', status: s, retryAfter });
-
 let dbCounter = 0;
-const cleanups: (() => void)[] = [];
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-});
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-  vi.clearAllTimers();
-  vi.useRealTimers();
-});
+useFlusherTimers();
 
 interface Setup {
   /** Without it the flusher sees back jumps only. */
@@ -140,7 +141,7 @@ function setup(options: Setup = {}) {
     flusher.stop();
     store.close();
   };
-  cleanups.push(stop);
+  cleanUp(stop);
   const enqueue = (url: string, ...ids: string[]) =>
     store.enqueue(
       ids.map((id) => ({ id, url, body: JSON.stringify({ id }) })),

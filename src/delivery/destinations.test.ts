@@ -1,87 +1,29 @@
 // Destinations are independent: the flusher's breaker, backoff, probe and lanes are per
 // origin. An injected clock and random source; a scripted sender per destination.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Store, openStore } from '../store/store.js';
-import { type Flusher, createFlusher } from './flusher.js';
+import { describe, expect, it, vi } from 'vitest';
+import { OK, type SetupOptions, T0, deferred, setup as setupFlusher, status, useFlusherTimers } from './flusher.fixture.js';
 import type { SendResult } from './policy.js';
-import type { Sendable } from './send.js';
 
-const T0 = 1_700_000_000_000;
 const A = 'https://a.example';
 const B = 'https://b.example';
-const OK: SendResult = { kind: 'response', status: 200, retryAfter: null };
-const status = (s: number, retryAfter: string | null = null): SendResult => ({ kind: 'response', status: s, retryAfter });
-let n = 0;
-const cleanups: (() => void)[] = [];
+/** Where a destination's events go. */
+const at = (origin: string) => `${origin}/v1/events`;
+/** Two lanes per destination, unless a test says otherwise. */
+const setup = (options: SetupOptions = {}) => setupFlusher({ concurrency: 2, ...options });
 
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-function setup(options: { name?: string; concurrency?: number; pageSize?: number; clock?: { now: number } } = {}) {
-  const clock = options.clock ?? { now: T0 };
-  const net = { offline: false };
-  const name = options.name ?? `destinations-${++n}-${Math.random().toString(36).slice(2)}`;
-  const store: Store = openStore({ name, now: () => clock.now });
-  const sent: Sendable[] = [];
-  /** Per destination: the answer (or a function giving it). */
-  const answers = new Map<string, SendResult | (() => SendResult | Promise<SendResult>)>();
-  const send = vi.fn(async (event: Sendable): Promise<SendResult> => {
-    sent.push(event);
-    const answer = answers.get(new URL(event.url).origin);
-    if (typeof answer === 'function') return answer();
-    return answer ?? OK;
-  });
-  const flusher: Flusher = createFlusher({
-    store,
-    send,
-    backoff: { baseMs: 1000, maxMs: 60_000 },
-    maxAgeMs: 7 * 24 * 3600_000,
-    concurrency: options.concurrency ?? 2,
-    pageSize: options.pageSize ?? 50,
-    now: () => clock.now,
-    random: () => 0.5,
-    isOffline: () => net.offline,
-    onHeld: () => {},
-    emit: { delivered: () => {}, retry: () => {}, deadLetter: () => {}, dropped: () => {}, changed: () => {} },
-  });
-  cleanups.push(() => {
-    flusher.stop();
-    store.close();
-  });
-  const enqueue = (origin: string, ...ids: string[]) =>
-    store.enqueue(
-      ids.map((id) => ({ id, url: `${origin}/v1/events`, body: JSON.stringify({ id }) })),
-      { maxQueueSize: 100_000, overflow: 'drop-oldest' },
-    );
-  const sentTo = (origin: string) => sent.filter((e) => e.url.startsWith(origin)).map((e) => e.id);
-  return { clock, net, store, flusher, send, sent, sentTo, answers, enqueue, name };
-}
-
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-});
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-  vi.clearAllTimers();
-  vi.useRealTimers();
-});
+useFlusherTimers();
 
 describe('flusher: destinations are independent', () => {
   it('a 503 holds its destination only: the other is delivered in the same kick, and its new events at once', async () => {
     const t = setup();
-    t.answers.set(A, status(503));
-    await t.enqueue(A, 'a1', 'a2', 'a3', 'a4', 'a5');
-    await t.enqueue(B, 'b1', 'b2');
+    t.byOrigin.set(A, status(503));
+    await t.enqueueTo(at(A), 'a1', 'a2', 'a3', 'a4', 'a5');
+    await t.enqueueTo(at(B), 'b1', 'b2');
     await t.flusher.kick();
     // A: the two requests already out (concurrency 2), then nothing more.
     expect(t.sentTo(A)).toEqual(['a1', 'a2']);
     expect(t.sentTo(B)).toEqual(['b1', 'b2']);
-    await t.enqueue(B, 'b3');
+    await t.enqueueTo(at(B), 'b3');
     await t.flusher.kick();
     expect(t.sentTo(B)).toEqual(['b1', 'b2', 'b3']);
     expect(t.sentTo(A)).toEqual(['a1', 'a2']);
@@ -94,11 +36,11 @@ describe('flusher: destinations are independent', () => {
   it('a request that hangs holds neither the other destination nor kick() callers of it', async () => {
     const t = setup();
     const hang = deferred<SendResult>();
-    t.answers.set(A, () => hang.promise);
-    await t.enqueue(A, 'a1');
+    t.byOrigin.set(A, () => hang.promise);
+    await t.enqueueTo(at(A), 'a1');
     void t.flusher.kick();
     await vi.waitFor(() => expect(t.sentTo(A)).toEqual(['a1']));
-    await t.enqueue(B, 'b1');
+    await t.enqueueTo(at(B), 'b1');
     void t.flusher.kick();
     await vi.waitFor(() => expect(t.sentTo(B)).toEqual(['b1']));
     await vi.waitFor(async () => expect(await t.store.queuedByDestination()).toEqual({ [A]: 1 }));
@@ -110,12 +52,12 @@ describe('flusher: destinations are independent', () => {
   it('fair share: a backlog of 2,000 for a slow destination does not keep the other\u2019s new event waiting', async () => {
     const t = setup({ concurrency: 1, pageSize: 50 });
     const gates: (() => void)[] = [];
-    t.answers.set(A, () => new Promise<SendResult>((ok) => gates.push(() => ok(OK))));
-    await t.enqueue(A, ...Array.from({ length: 2000 }, (_, i) => `a${i}`));
+    t.byOrigin.set(A, () => new Promise<SendResult>((ok) => gates.push(() => ok(OK))));
+    await t.enqueueTo(at(A), ...Array.from({ length: 2000 }, (_, i) => `a${i}`));
     void t.flusher.kick();
     await vi.waitFor(() => expect(gates).toHaveLength(1));
     // B's event comes after A's 2,000 in the queue, and is sent while A's first request is still out.
-    await t.enqueue(B, 'b1');
+    await t.enqueueTo(at(B), 'b1');
     void t.flusher.kick();
     await vi.waitFor(() => expect(t.sentTo(B)).toEqual(['b1']));
     expect(t.sentTo(A)).toHaveLength(1);
@@ -130,10 +72,10 @@ describe('flusher: destinations are independent', () => {
   it('fair share within a page: both backlogs queued before the first read, the first page holds both destinations', async () => {
     const t = setup({ concurrency: 1, pageSize: 50 });
     const gates: (() => void)[] = [];
-    t.answers.set(A, () => new Promise<SendResult>((ok) => gates.push(() => ok(OK))));
+    t.byOrigin.set(A, () => new Promise<SendResult>((ok) => gates.push(() => ok(OK))));
     const readDue = vi.spyOn(t.store, 'readDue');
-    await t.enqueue(A, ...Array.from({ length: 2000 }, (_, i) => `a${i}`));
-    await t.enqueue(B, ...Array.from({ length: 30 }, (_, i) => `b${i}`));
+    await t.enqueueTo(at(A), ...Array.from({ length: 2000 }, (_, i) => `a${i}`));
+    await t.enqueueTo(at(B), ...Array.from({ length: 30 }, (_, i) => `b${i}`));
     void t.flusher.kick();
     // All of B is delivered while A's first request is still out.
     await vi.waitFor(() => expect(t.sentTo(B)).toHaveLength(30));
@@ -151,8 +93,8 @@ describe('flusher: destinations are independent', () => {
 
   it('offline holds every destination without growing anyone\u2019s backoff', async () => {
     const t = setup();
-    await t.enqueue(A, 'a1');
-    await t.enqueue(B, 'b1');
+    await t.enqueueTo(at(A), 'a1');
+    await t.enqueueTo(at(B), 'b1');
     t.net.offline = true;
     await t.flusher.kick();
     expect(t.sent).toHaveLength(0);
@@ -165,10 +107,10 @@ describe('flusher: destinations are independent', () => {
 
   it('a send that fails because the browser went offline holds all, with attempts unchanged', async () => {
     const t = setup({ concurrency: 1 });
-    t.answers.set(A, { kind: 'network-error', offline: true, message: 'offline' });
-    await t.enqueue(A, 'a1');
+    t.byOrigin.set(A, { kind: 'network-error', offline: true, message: 'offline' });
+    await t.enqueueTo(at(A), 'a1');
     await t.flusher.kick();
-    await t.enqueue(B, 'b1');
+    await t.enqueueTo(at(B), 'b1');
     await t.flusher.kick();
     expect(t.sentTo(B)).toEqual([]);
     const a1 = (await t.store.readDue(Number.MAX_SAFE_INTEGER, 10)).find((r) => r.id === 'a1');
@@ -178,8 +120,8 @@ describe('flusher: destinations are independent', () => {
   it('Retry-After holds its destination past backoff.maxMs; no online nudge shortens it; a new flusher on the same store keeps it', async () => {
     const clock = { now: T0 };
     const t = setup({ clock });
-    t.answers.set(A, status(429, '120'));
-    await t.enqueue(A, 'a1', 'a2', 'a3');
+    t.byOrigin.set(A, status(429, '120'));
+    await t.enqueueTo(at(A), 'a1', 'a2', 'a3');
     await t.flusher.kick();
     expect(t.sentTo(A)).toEqual(['a1', 'a2']);
     t.flusher.unblock(['offline', 'network']);
@@ -190,7 +132,7 @@ describe('flusher: destinations are independent', () => {
     // The worker restarts: a new flusher, the same store.
     t.flusher.stop();
     const u = setup({ name: t.name, clock });
-    await u.enqueue(B, 'b1');
+    await u.enqueueTo(at(B), 'b1');
     await u.flusher.kick();
     expect(u.sentTo(B)).toEqual(['b1']);
     expect(u.sentTo(A)).toEqual([]);
@@ -204,8 +146,8 @@ describe('flusher: destinations are independent', () => {
 
   it('a destination that stays down is probed with one request at growing intervals, the other never waits', async () => {
     const t = setup({ concurrency: 4 });
-    t.answers.set(A, status(503));
-    await t.enqueue(A, ...Array.from({ length: 20 }, (_, i) => `a${i}`));
+    t.byOrigin.set(A, status(503));
+    await t.enqueueTo(at(A), ...Array.from({ length: 20 }, (_, i) => `a${i}`));
     await t.flusher.kick();
     const first = t.sentTo(A).length;
     const holds: number[] = [];
@@ -213,7 +155,7 @@ describe('flusher: destinations are independent', () => {
       const until = t.flusher.destinations().find((d) => d.destination === A)!.heldUntil;
       holds.push(until - t.clock.now);
       t.clock.now = until;
-      await t.enqueue(B, `b${i}`);
+      await t.enqueueTo(at(B), `b${i}`);
       await t.flusher.kick();
     }
     // One probe per hold; each hold longer than the last (the breaker's own count, with jitter 0.5).
@@ -221,7 +163,7 @@ describe('flusher: destinations are independent', () => {
     expect(holds[3]!).toBeGreaterThan(holds[0]!);
     expect(t.sentTo(B)).toEqual(['b0', 'b1', 'b2', 'b3']);
     // It recovers: the probe gets through, then its lanes open up.
-    t.answers.delete(A);
+    t.byOrigin.delete(A);
     t.clock.now = t.flusher.destinations().find((d) => d.destination === A)!.heldUntil;
     await t.flusher.kick();
     expect(await t.store.queuedByDestination()).toEqual({});
