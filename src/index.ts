@@ -1,13 +1,7 @@
 // The page entry of sw-outbox: `import { createDispatcher } from 'sw-outbox'`.
-export {
-  createDispatcher,
-  closingDispatcher,
-  type ClosingDispatcher,
-  type Dispatcher,
-  type DispatcherOptions,
-  type DispatchResponse,
-  type OutboxEvent,
-} from './page/dispatcher.js';
+export { createDispatcher, type Dispatcher, type DispatchResponse, type OutboxEvent } from './page/dispatcher.js';
+export { closingDispatcher, type ClosingDispatcher } from './page/closing.js';
+export type { DispatcherOptions } from './page/options.js';
 export type { OutboxOptions } from './outbox-options.js';
 export { OutboxError, type OutboxErrorCode } from './errors.js';
 export type {
