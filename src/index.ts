@@ -1,5 +1,6 @@
 // The page entry of sw-outbox: `import { createDispatcher } from 'sw-outbox'`.
-export { createDispatcher, type Dispatcher, type DispatchResponse, type OutboxEvent } from './page/dispatcher.js';
+export { createDispatcher } from './page/dispatcher.js';
+export type { Dispatcher, DispatchResponse, OutboxEvent } from './page/types.js';
 export { closingDispatcher, type ClosingDispatcher } from './page/closing.js';
 export type { DispatcherOptions } from './page/options.js';
 export type { OutboxOptions } from './outbox-options.js';

@@ -3,24 +3,12 @@
 // message or two, not one per QUIET_MS: each message and its reply cost the page far more
 // than an event). A full message (`max` events) goes at once; as the page hides, the
 // message goes at the end of the current task, since a timer may not run again.
-// Pure: the clock and the timer are injected (the page's by default).
+// Pure but for the page's clock and timers (see createBatcher).
 
 /** A message goes once no event came for QUIET_MS... */
 export const QUIET_MS = 5;
 /** ...or MAX_WAIT_MS after its first event. */
 export const MAX_WAIT_MS = 50;
-
-export interface BatchClock {
-  /** A monotonic time in ms. */
-  now(): number;
-  /** Runs `run` after `ms`. */
-  later(run: () => void, ms: number): void;
-}
-
-const pageClock: BatchClock = {
-  now: () => performance.now(),
-  later: (run, ms) => setTimeout(run, ms),
-};
 
 export interface Batcher<T> {
   /** Adds an item to the next message; `atTaskEnd`: it goes at the end of this task (the page is hiding). */
@@ -29,8 +17,12 @@ export interface Batcher<T> {
   flush(): void;
 }
 
-/** Batches items into calls of `send`, each of 1 to `max` items, in the order they came. */
-export function createBatcher<T>(send: (batch: T[]) => void, max: number, clock: BatchClock = pageClock): Batcher<T> {
+/**
+ * Batches items into calls of `send`, each of 1 to `max` items, in the order they came.
+ * Its clock is the page's (`performance.now`, `setTimeout`, `queueMicrotask`): an injected
+ * one cost the page entry bytes it cannot spare; batcher.test.ts fakes those three.
+ */
+export function createBatcher<T>(send: (batch: T[]) => void, max: number): Batcher<T> {
   let waiting: T[] = [];
   let firstAt = 0;
   let lastAt = 0;
@@ -43,18 +35,18 @@ export function createBatcher<T>(send: (batch: T[]) => void, max: number, clock:
 
   // The timer armed by the first item: again until the batch is quiet or old enough.
   const sendSoon = (): void => {
-    const now = clock.now();
-    const quiet = now - lastAt;
-    if (waiting.length && quiet < QUIET_MS && now - firstAt < MAX_WAIT_MS) clock.later(sendSoon, QUIET_MS - quiet);
+    const at = performance.now();
+    const quiet = at - lastAt;
+    if (waiting.length && quiet < QUIET_MS && at - firstAt < MAX_WAIT_MS) setTimeout(sendSoon, QUIET_MS - quiet);
     else flush();
   };
 
   return {
     add(item, atTaskEnd) {
-      lastAt = clock.now();
+      lastAt = performance.now();
       if (!waiting.length) {
         firstAt = lastAt;
-        atTaskEnd ? queueMicrotask(flush) : clock.later(sendSoon, QUIET_MS);
+        atTaskEnd ? queueMicrotask(flush) : setTimeout(sendSoon, QUIET_MS);
       }
       waiting.push(item);
       if (waiting.length === max) flush();

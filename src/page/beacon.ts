@@ -18,14 +18,7 @@ import type { Settings } from './options.js';
  */
 export const KEEPALIVE_BUDGET_BYTES = 60_000;
 /** A body counts as its UTF-16 length times this: no UTF-16 code unit is more than 3 UTF-8 bytes. */
-const UTF8_BYTES_PER_UNIT = 3;
-
-export interface Beacon {
-  /** Sends a keepalive copy of `event` if it is allowed and fits; a first one starts the budget. */
-  send(event: WireEvent): void;
-  /** Back from the back/forward cache: the next page-hide has its budget again. */
-  reset(): void;
-}
+export const UTF8_BYTES_PER_UNIT = 3;
 
 /**
  * Where a last-chance copy may go: only where every allow-list that applies allows it: the
@@ -49,32 +42,28 @@ export function allowLists({ fallback, swUrl }: Pick<Settings, 'fallback' | 'swU
   return lists;
 }
 
-export function createBeacon(settings: Settings): Beacon {
-  // Worked out once each time the page goes (by its first copy): the lists and the budget.
+/**
+ * The beacon of one page-hide: a function that sends a keepalive copy of an event if it
+ * is allowed and fits the budget. A page back from the back/forward cache makes a new one.
+ */
+export function createBeacon(settings: Settings): (event: WireEvent) => void {
+  let budget = KEEPALIVE_BUDGET_BYTES;
+  // Worked out as the page goes, by the first copy.
   let allowed: string[][] | undefined;
-  let budget = 0;
-  return {
-    send({ url: original, body }) {
-      if (!allowed) {
-        allowed = allowLists(settings);
-        budget = KEEPALIVE_BUDGET_BYTES;
-      }
-      const url = rewriteUrl(original, settings.rewrites);
-      if (allowed.every((list) => list.some((e) => url.startsWith(e))) && (budget -= body.length * UTF8_BYTES_PER_UNIT) > 0) {
-        fetch(url, {
-          method: 'POST',
-          // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
-          // a keepalive request that needs one once the page is gone: this last-chance
-          // copy goes as text (the body is the same JSON).
-          headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
-          body,
-          keepalive: true,
-          credentials: settings.fallback ? settings.fallback.credentials : undefined,
-        }).catch(() => {});
-      }
-    },
-    reset() {
-      allowed = undefined;
-    },
+  return ({ url: original, body }) => {
+    allowed ??= allowLists(settings);
+    const url = rewriteUrl(original, settings.rewrites);
+    if (allowed.every((list) => list.some((e) => url.startsWith(e))) && (budget -= body.length * UTF8_BYTES_PER_UNIT) > 0) {
+      fetch(url, {
+        method: 'POST',
+        // Cross-origin, a JSON content type needs a CORS preflight, and Chromium drops
+        // a keepalive request that needs one once the page is gone: this last-chance
+        // copy goes as text (the body is the same JSON).
+        headers: { 'content-type': url.startsWith(location.origin) ? 'application/json' : 'text/plain;charset=UTF-8' },
+        body,
+        keepalive: true,
+        credentials: settings.fallback ? settings.fallback.credentials : undefined,
+      }).catch(() => {});
+    }
   };
 }

@@ -2,7 +2,7 @@
 // goes. It is createDispatcher's dispatchEvent with its third, internal argument `closing`
 // set (see enqueue in dispatcher.ts): the message goes at once, with a keepalive copy where
 // no service worker holds the events.
-import type { DispatchResponse, Dispatcher, OutboxEvent } from './dispatcher.js';
+import type { DispatchResponse, Dispatcher, OutboxEvent } from './types.js';
 
 /** An Optimizely SDK v6 `EventDispatcher`: what `closingDispatcher` returns. */
 export interface ClosingDispatcher {

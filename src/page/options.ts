@@ -4,9 +4,9 @@
 // from createDispatcher, not every event refused later: a script URL that is no URL, a bad
 // `rewrite` entry. (An explicit `fallback` is checked where it is used, strictly, by the
 // fallback: this entry cannot afford installOutbox's checks.)
-import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
+import { OutboxError, type OutboxErrorCode } from '../errors.js';
 import type { OutboxOptions } from '../outbox-options.js';
-import { resolveRewrites } from '../validate.js';
+import { invalidOption, resolveRewrites } from '../validate.js';
 import type { Workbox } from 'workbox-window';
 
 export interface DispatcherOptions {
@@ -81,21 +81,17 @@ export const fail = (code: OutboxErrorCode, message: string, cause?: unknown): n
   throw new OutboxError(code, message, { cause });
 };
 
-/** `invalid-option`, naming the option, what it must be and what it was. */
-export const badOption = (field: string, expected: string, value: unknown): never =>
-  fail('invalid-option', `${field} must be ${expected}, got ${describe(value)}`);
-
 export function readOptions(options: DispatcherOptions): Settings {
-  if (typeof options !== 'object' || !options) badOption('options', 'an object {serviceWorker}', options);
+  if (typeof options !== 'object' || !options) invalidOption('options', 'an object {serviceWorker}', options);
   const { serviceWorker: sw, rewrite, persistStorage = 'never' } = options;
   if (!(sw && (typeof sw === 'string' || typeof sw === 'object'))) {
-    badOption('serviceWorker', 'a script URL, a Workbox or a ServiceWorkerRegistration', sw);
+    invalidOption('serviceWorker', 'a script URL, a Workbox or a ServiceWorkerRegistration', sw);
   }
   let swUrl: URL | undefined;
   try {
     swUrl = typeof sw === 'string' || sw instanceof URL ? new URL(sw, location.href) : undefined;
   } catch {
-    badOption('serviceWorker', 'a script URL', sw);
+    invalidOption('serviceWorker', 'a script URL', sw);
   }
   // Resolved here as the worker resolves them, the longest prefix first; the enqueue
   // message still carries `rewrite`, which the worker resolves again. An empty value
@@ -103,9 +99,9 @@ export function readOptions(options: DispatcherOptions): Settings {
   const settings = { ...options, swUrl, persistStorage, rewrites: resolveRewrites(rewrite || undefined, location.href) } as Settings;
   for (const [name, fallback, min] of INTEGERS) {
     const value = options[name] ?? fallback;
-    settings[name] = Number.isInteger(value) && value >= min ? value : badOption(name, `an integer ≥ ${min}`, value);
+    settings[name] = Number.isInteger(value) && value >= min ? value : invalidOption(name, `an integer ≥ ${min}`, value);
   }
   if (persistStorage !== 'never' && persistStorage !== 'first-event')
-    badOption('persistStorage', '"never" or "first-event"', persistStorage);
+    invalidOption('persistStorage', '"never" or "first-event"', persistStorage);
   return settings;
 }

@@ -5,7 +5,7 @@
 //   none comes within `ackTimeoutMs`: the store keeps one copy per queued id.
 // - Fall back: no service worker (API absent, registration refused or timed out, worker
 //   silent), and the fallback takes over: the same engine and store in a dedicated worker,
-//   `dist/fallback.js` (worker/fallback.ts), loaded only then (startFallback). Once it
+//   `dist/fallback.js` (worker/fallback.ts), loaded only then (fallback). Once it
 //   holds the events, it keeps them: the page does not switch back.
 // - Neither can start while the browser is offline: messages wait for `online`.
 import { OutboxError, type OutboxErrorCode, describe } from '../errors.js';
@@ -34,7 +34,7 @@ interface Transport {
 }
 
 /** A post that got no answer is sent again after this many ms times its attempt number. */
-const RETRY_STEP_MS = 100;
+export const RETRY_STEP_MS = 100;
 
 /** `promise`, or a rejection after `ms`. */
 const timeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
@@ -44,6 +44,9 @@ const timeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
  * The connection to the outbox of this page's dispatcher. `onMessage` hears what the
  * fallback's worker sends (replies and broadcast events, as the service worker's come to
  * the page's `navigator.serviceWorker`).
+ * Longer than a part should be (~110 lines): `fallback` shares its state (the replies, the
+ * request ids, transportTo); as a top-level function taking them it cost the page entry
+ * 10 B of gzip it cannot spare (the package test's budget).
  */
 export function createConnection(settings: Settings, onMessage: (event: MessageEvent) => void): Connection {
   const replies = new Map<number, (reply: WorkerReply) => void>();
@@ -91,7 +94,6 @@ export function createConnection(settings: Settings, onMessage: (event: MessageE
     );
     return next;
   };
-  const fallback = (cause: unknown): Promise<Transport> => startFallback(settings, cause, onMessage, transportTo);
   const getTransport = (): Promise<Transport> =>
     transport ??
     use(
@@ -114,6 +116,36 @@ export function createConnection(settings: Settings, onMessage: (event: MessageE
         await new Promise((online) => addEventListener('online', online, { once: true }));
       }
     }
+  }
+
+  // No service worker: the same engine and store in a dedicated worker. It is a file of
+  // the package (dist/fallback.js, self-contained) that bundlers copy as an asset for
+  // `new URL(..., import.meta.url)`, and only such a browser loads it.
+  async function fallback(cause: unknown): Promise<Transport> {
+    const { fallback: options, swUrl } = settings;
+    if (options === false) fail('worker-unavailable', `no service worker: ${(cause as Error)?.message ?? cause}`, cause);
+    const worker = new Worker(new URL(/* @vite-ignore */ './fallback.js', import.meta.url), { name: 'sw-outbox' });
+    worker.onmessage = onMessage;
+    const t = transportTo(
+      'page',
+      () => worker,
+      () => worker.terminate(),
+    );
+    // A script that cannot be fetched (offline on a first visit) or throws fires `error`
+    // at once: no waiting out every post's timeout for an answer that cannot come.
+    const reply = await Promise.race([
+      new Promise<never>((_, reject) => (worker.onerror = () => reject(Error('the fallback worker did not start')))),
+      t.post({
+        type: 'sw-outbox/configure',
+        v: PROTOCOL_VERSION,
+        // Explicit options (checked strictly there), else the worker URL, whose query the
+        // fallback reads only where it is the ready-made worker's (fallbackOptionsFromUrl).
+        options,
+        url: swUrl?.href,
+      }),
+    ]);
+    if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
+    return t;
   }
 
   const connection: Connection = {
@@ -164,40 +196,4 @@ async function findWorker({ serviceWorker: sw, scope }: Settings): Promise<() =>
   }
   const registration = r ?? fail('worker-unavailable', `${describe(String(sw))} was not registered`);
   return () => registration.active ?? registration.waiting ?? registration.installing;
-}
-
-/**
- * No service worker: the same engine and store in a dedicated worker. It is a file of the
- * package (dist/fallback.js, self-contained) that bundlers copy as an asset for
- * `new URL(..., import.meta.url)`, and only such a browser loads it.
- */
-async function startFallback(
-  { fallback: options, swUrl }: Settings,
-  cause: unknown,
-  onMessage: (event: MessageEvent) => void,
-  transportTo: (mode: Mode, target: () => unknown, close: () => void) => Transport,
-): Promise<Transport> {
-  if (options === false) fail('worker-unavailable', `no service worker: ${(cause as Error)?.message ?? cause}`, cause);
-  const worker = new Worker(new URL(/* @vite-ignore */ './fallback.js', import.meta.url), { name: 'sw-outbox' });
-  worker.onmessage = onMessage;
-  const t = transportTo(
-    'page',
-    () => worker,
-    () => worker.terminate(),
-  );
-  // A script that cannot be fetched (offline on a first visit) or throws fires `error`
-  // at once: no waiting out every post's timeout for an answer that cannot come.
-  const reply = await Promise.race([
-    new Promise<never>((_, reject) => (worker.onerror = () => reject(Error('the fallback worker did not start')))),
-    t.post({
-      type: 'sw-outbox/configure',
-      v: PROTOCOL_VERSION,
-      // Explicit options (checked strictly there), else the worker URL, whose query the
-      // fallback reads only where it is the ready-made worker's (fallbackOptionsFromUrl).
-      options,
-      url: swUrl?.href,
-    }),
-  ]);
-  if (reply.type === 'sw-outbox/error') fail(reply.code as OutboxErrorCode, reply.message);
-  return t;
 }
