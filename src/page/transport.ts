@@ -44,7 +44,7 @@ const timeout = <T>(promise: Promise<T>, ms: number): Promise<T> =>
  * The connection to the outbox of this page's dispatcher. `onMessage` hears what the
  * fallback's worker sends (replies and broadcast events, as the service worker's come to
  * the page's `navigator.serviceWorker`).
- * Longer than a part should be (~110 lines): `fallback` shares its state (the replies, the
+ * Longer than a function should be (~125 lines): `fallback` shares its state (the replies, the
  * request ids, transportTo); as a top-level function taking them it cost the page entry
  * 10 B of gzip it cannot spare (the package test's budget).
  */
