@@ -1,13 +1,8 @@
 // The page entry of sw-outbox: `import { createDispatcher } from 'sw-outbox'`.
-export {
-  createDispatcher,
-  closingDispatcher,
-  type ClosingDispatcher,
-  type Dispatcher,
-  type DispatcherOptions,
-  type DispatchResponse,
-  type OutboxEvent,
-} from './page/dispatcher.js';
+export { createDispatcher } from './page/dispatcher.js';
+export type { Dispatcher, DispatchResponse, OutboxEvent } from './page/types.js';
+export { closingDispatcher, type ClosingDispatcher } from './page/closing.js';
+export type { DispatcherOptions } from './page/options.js';
 export type { OutboxOptions } from './outbox-options.js';
 export { OutboxError, type OutboxErrorCode } from './errors.js';
 export type {

@@ -127,31 +127,36 @@ export function checkVerb(verb: unknown): void {
   }
 }
 
+/** Throws `invalid-option`, naming the option, what it must be and what it was. */
+export function invalidOption(field: string, expected: string, value: unknown): never {
+  throw new OutboxError('invalid-option', `${field} must be ${expected}, got ${describe(value)}`);
+}
+
 /**
  * The dispatcher's `rewrite` option as [prefix, replacement] pairs, longest prefix first;
- * replacements resolved against `base` (the page's URL). Throws `invalid-option`.
+ * replacements resolved against `base` (the page's URL), each an http(s) URL. Throws
+ * `invalid-option`. One resolution for both sides: the page (createDispatcher's check,
+ * and the pagehide copies) and the worker (which resolves the enqueue message's again).
  */
 export function resolveRewrites(rewrite: unknown, base: unknown): [string, string][] {
-  if (rewrite === undefined) return [];
-  const bad = (what: string, value: unknown): never => {
-    throw new OutboxError('invalid-option', `createDispatcher: ${what}, got ${describe(value)}`);
-  };
-  if (typeof rewrite !== 'object' || rewrite === null || Array.isArray(rewrite))
-    bad('rewrite must be an object {urlPrefix: replacement}', rewrite);
   const pairs: [string, string][] = [];
-  for (const [from, to] of Object.entries(rewrite as Record<string, unknown>)) {
-    if (typeof to !== 'string' || to === '') bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
-    let href = '';
-    try {
-      href = new URL(to as string, typeof base === 'string' ? base : undefined).href;
-    } catch {
-      bad(`rewrite[${JSON.stringify(from)}] must be a URL or a path`, to);
+  if (rewrite !== undefined) {
+    if (typeof rewrite !== 'object' || !rewrite || Array.isArray(rewrite))
+      invalidOption('rewrite', 'an object {urlPrefix: replacement}', rewrite);
+    for (const from in rewrite as Record<string, unknown>) {
+      const to = (rewrite as Record<string, unknown>)[from];
+      let href = '';
+      try {
+        href = new URL(to as string, typeof base === 'string' ? base : undefined).href;
+      } catch {}
+      if (!(to && typeof to === 'string' && /^https?:/.test(href)))
+        invalidOption(`rewrite[${describe(from)}]`, 'an http(s) URL or a path', to);
+      // `new URL('https://a.example')` adds a "/" the value did not have.
+      pairs.push([from, href.endsWith('/') && !(to as string).endsWith('/') ? href.slice(0, -1) : href]);
     }
-    if (!/^https?:$/.test(new URL(href).protocol)) bad(`rewrite[${JSON.stringify(from)}] must be an http(s) URL`, to);
-    // `new URL('https://a.example')` adds a "/" the value did not have.
-    pairs.push([from, href.endsWith('/') && !(to as string).endsWith('/') ? href.slice(0, -1) : href]);
+    pairs.sort((a, b) => b[0].length - a[0].length);
   }
-  return pairs.sort((a, b) => b[0].length - a[0].length);
+  return pairs;
 }
 
 /** `url` with the first (longest) matching prefix replaced. */
