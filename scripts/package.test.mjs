@@ -46,10 +46,14 @@ const PAGE_BUDGET_GZIP_BYTES = 3968;
  * (unminified they would be 98,526 / 28,239 B and 113,154 / 31,302 B). Raised on purpose
  * from 17,408 / 19,456 B at d62ce0c, where storage figures (stats().storage, persisted)
  * and clock-jump handling (store and flusher) made them 51,860 B / 17,953 B and
- * 58,785 B / 19,856 B: about 5 % of room again. Raise only on purpose, and update the
+ * 58,785 B / 19,856 B: about 5 % of room again. Raised on purpose again to 20,480 /
+ * 22,528 B by the rooms of issue 16 (the store, the flusher and the engine as named
+ * top-level functions over typed contexts, whose property names minify less than closure
+ * variables): 57,144 B / 19,420 B and 63,489 B / 21,302 B at that merge, +1,467 B and
+ * +1,446 B gzip for code a newcomer can follow. Raise only on purpose, and update the
  * README ("Use with no worker of your own").
  */
-const SERVED_BUDGET_GZIP_BYTES = { 'dist/sw.js': 18_944, 'dist/fallback.js': 20_992 };
+const SERVED_BUDGET_GZIP_BYTES = { 'dist/sw.js': 20_480, 'dist/fallback.js': 22_528 };
 
 /** The files a browser loads: the two ES entries, their shared chunks, the ready-made worker. */
 const browserFiles = () => [

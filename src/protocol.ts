@@ -6,28 +6,9 @@
 // messages whose `type` is not its own and answers a version it does not speak with an
 // error, never a crash.
 
-import type {
-  OutboxMode,
-  Stats,
-  StorageUsage,
-  DestinationStats,
-  DeliveredDetail,
-  RetryDetail,
-  DeadLetterReason,
-  DeadLetterDetail,
-  DroppedDetail,
-  DegradedDetail,
-  RequeuedDetail,
-  DiscardedDetail,
-  DeadLetter,
-  DeadLettersQuery,
-  DeadLetterPage,
-  RequeueResult,
-  DiscardResult,
-  OutboxEvents,
-  OutboxEventName,
-} from './outbox-types.js';
+import type { Stats, DeadLetterPage, RequeueResult, DiscardResult, OutboxEvents, OutboxEventName } from './outbox-types.js';
 
+// The public shapes the replies carry, for either side's imports.
 export type {
   OutboxMode,
   Stats,
@@ -48,7 +29,7 @@ export type {
   DiscardResult,
   OutboxEvents,
   OutboxEventName,
-};
+} from './outbox-types.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Most events one enqueue message may carry. */
