@@ -114,6 +114,29 @@ describe.each(IMPLEMENTATIONS)('%s store: settle', (_kind, open) => {
     expect((await store.deadLetters()).map((d) => [d.id, d.reason])).toEqual([['c', 'expired']]);
   });
 
+  it('a fresh event retried between delivered retries, in one call, stays queued (the chaos run of seed 1120233797)', async () => {
+    // a, b, c in one segment; a and c failed once (in `queue` now), b is still fresh (its
+    // request was cut by a worker kill). Then one transaction: a and c delivered, b retried
+    // (written to `queue` under its seq, between theirs).
+    const { store } = setup();
+    await store.enqueue(['a', 'b', 'c'].map(rec), ROOMY);
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((id) => seqOf(store, id)));
+    const failed = { kind: 'retry' as const, attempts: 1, tries: 1, nextAttemptAt: T0, hold: 'server' as const, status: 503 };
+    await store.settle([
+      { seq: a!, ...failed },
+      { seq: c!, ...failed },
+    ]);
+    const out = await store.settle([
+      { seq: a!, kind: 'delivered' },
+      { seq: b!, kind: 'retry', attempts: 1, tries: 1, nextAttemptAt: T0 + 1000, hold: 'server', status: 503 },
+      { seq: c!, kind: 'delivered' },
+    ]);
+    expect(out).toEqual({ applied: 3, droppedIds: [] });
+    expect(await store.counters()).toEqual({ queued: 1, deadLettered: 0, delivered: 2, dropped: 0, retried: 3 });
+    expect(ids(await store.readDue(T0 + 1000, 10))).toEqual(['b']);
+    expect(await store.nextAttemptAt()).toBe(T0 + 1000);
+  });
+
   it('maxDeadLetters drops the oldest dead letters and counts them as dropped', async () => {
     const { store } = setup({ maxDeadLetters: 2 });
     await store.enqueue(['a', 'b', 'c', 'd'].map(rec), ROOMY);

@@ -70,7 +70,7 @@ async function applySettlements(t: Txn, calls: SettleCall[]): Promise<SettleResu
 interface Located {
   spent: SpentStates;
   present: Set<number>;
-  /** Every key of `queue` in the span of the settled seqs is in `present` (one read of the span). */
+  /** Every key of `queue` in the span of the settled seqs is in `present` (one read of the span, plus the retries applyEach writes there). */
   dense: boolean;
   /** Each settlement's record, undefined if no longer queued. */
   records: (QueuedRecord | undefined)[];
@@ -158,6 +158,9 @@ function applyEach(t: Txn, all: Settlement[], found: Located) {
       countLeaving(counters, record.url, 'delivered');
     } else if (s.kind === 'retry') {
       writes.push(queue.put(retriedRecord(record, s, t.now())));
+      // A fresh event retried is a key of `queue` now, maybe inside the span read: a run of
+      // delivered keys must not be deleted across it (deliveredRuns).
+      if (st) found.present.add(s.seq);
       counters.retried++;
     } else {
       if (!st) writes.push(queue.delete(s.seq));
